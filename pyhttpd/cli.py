@@ -1,0 +1,111 @@
+"""The command lines: ``pyhttpd`` (production defaults) and ``python -m pyhttpd.server``.
+
+Both take the flags of ``python -m http.server``. ``python -m pyhttpd.server`` keeps its
+defaults too (HTTP/1.0, the standard library's leniency); ``pyhttpd`` speaks HTTP/1.1,
+parses strictly (Host required, no HTTP/0.9), limits request bodies, times out idle
+connections and hides dotfiles.
+"""
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+
+from .protocol import Limits
+from .server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer, _best_family
+
+PRODUCTION_LIMITS = Limits(max_body_bytes=16 * 1024 * 1024)
+PRODUCTION_TIMEOUT_S = 15.0  # idle keep-alive and each blocking read or write
+
+
+def build_parser(prog: str, default_protocol: str) -> argparse.ArgumentParser:
+    """The argument parser shared by both command lines."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a directory over HTTP.")
+    parser.add_argument("port", nargs="?", type=int, default=8000,
+                        help="port to listen on (default: %(default)s)")
+    parser.add_argument("-b", "--bind", metavar="ADDRESS",
+                        help="address to bind (default: all interfaces, IPv6 and IPv4)")
+    parser.add_argument("-d", "--directory", default=os.getcwd(),
+                        help="directory to serve (default: the current directory)")
+    parser.add_argument("--cgi", action="store_true",
+                        help="run CGI scripts found under /cgi-bin and /htbin")
+    parser.add_argument("-p", "--protocol", metavar="VERSION", default=default_protocol,
+                        help="HTTP version to answer with (default: %(default)s)")
+    parser.add_argument("-H", "--header", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="add this header to every 200 response (may be repeated)")
+    parser.add_argument("--content-type", metavar="TYPE", default="application/octet-stream",
+                        help="Content-Type for files whose type cannot be guessed (default: %(default)s)")
+    return parser
+
+
+def configured_handler(args: argparse.Namespace, production: bool) -> type:
+    """A handler class carrying the command line's settings as class attributes."""
+    base = CGIHTTPRequestHandler if args.cgi else SimpleHTTPRequestHandler
+    settings = {
+        "directory": os.path.abspath(args.directory),
+        "protocol_version": args.protocol,
+        "extra_response_headers": [tuple(pair) for pair in args.header],
+        "default_content_type": args.content_type,
+    }
+    if production:
+        settings.update(strict_protocol=True, limits=PRODUCTION_LIMITS, timeout=PRODUCTION_TIMEOUT_S,
+                        serve_dotfiles=False, disable_nagle_algorithm=True)
+    return type(base.__name__, (base,), settings)
+
+
+class DualStackServer(ThreadingHTTPServer):
+    """Accepts IPv4 and IPv6 on one socket when bound to an IPv6 wildcard address."""
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            with contextlib.suppress(OSError):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def fail(message: str) -> None:
+    """Print one readable line to stderr and exit 1."""
+    print(f"pyhttpd: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def serve(handler: type, bind: str | None, port: int) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting and finish the requests in flight."""
+    try:
+        DualStackServer.address_family, address = _best_family(bind, port)
+        httpd = DualStackServer(address, handler)
+    except OSError as error:
+        fail(f"cannot listen on {bind or '*'} port {port}: {error.strerror or error}")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())  # record only; the loop below acts
+    host, port = httpd.socket.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...", flush=True)
+    server_thread = threading.Thread(target=httpd.serve_forever, name="accept", daemon=True)
+    server_thread.start()
+    while not stop.wait(0.5):
+        pass
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``pyhttpd``: serve a directory with production defaults."""
+    args = build_parser("pyhttpd", "HTTP/1.1").parse_args(argv)
+    if not os.path.isdir(args.directory):
+        fail(f"directory not found: {args.directory}")
+    serve(configured_handler(args, production=True), args.bind, args.port)
+    return 0
+
+
+def stdlib_main(argv: list[str] | None = None) -> int:
+    """``python -m pyhttpd.server``: the command line of ``python -m http.server``."""
+    args = build_parser("python -m pyhttpd.server", "HTTP/1.0").parse_args(argv)
+    if not os.path.isdir(args.directory):
+        fail(f"directory not found: {args.directory}")
+    serve(configured_handler(args, production=False), args.bind, args.port)
+    return 0

@@ -1,0 +1,392 @@
+"""``BaseHTTPRequestHandler``: the request handler that ``http.server`` documents, hardened.
+
+The names, attributes and call order are the standard library's, so a subclass written for
+``http.server`` runs unchanged. Underneath, the request head goes through the sans-IO parser
+in ``pyhttpd.protocol`` (limits, strict framing), ``rfile`` is a ``RequestBody`` that ends
+where the request's body ends, a handler's exception becomes a 500 instead of a dropped
+connection, and a response that cannot be delimited closes the connection instead of
+leaving the client waiting.
+"""
+
+import html
+import http.client
+import socketserver
+import sys
+import time
+import traceback
+from email.utils import formatdate
+from http import HTTPStatus
+
+from .. import __version__
+from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
+from ..protocol.response_head import header_line, http_date_clock, status_line
+from .body import RequestBody
+
+DEFAULT_ERROR_MESSAGE = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Error %(code)d</title>
+</head>
+<body>
+<h1>%(code)d %(message)s</h1>
+<p>%(explain)s</p>
+</body>
+</html>
+"""
+
+DEFAULT_ERROR_CONTENT_TYPE = "text/html;charset=utf-8"
+
+# Control characters are escaped in log lines so a client cannot forge or hide log entries.
+_CONTROL_CHAR_TABLE = {c: rf"\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROL_CHAR_TABLE[ord("\\")] = r"\\"
+
+_NO_BODY_STATUSES = frozenset({204, 205, 304})
+
+
+class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
+    """Parses HTTP requests and dispatches each to the ``do_<METHOD>`` method.
+
+    Methods for the caller: ``handle`` (all requests of a connection) and
+    ``handle_one_request`` (one request; the pyhttpd worker calls this directly).
+
+    Methods that may be overridden: ``do_*``, ``handle_expect_100``, ``log_message``,
+    ``version_string``, ``address_string``.
+
+    Class variables that may be overridden: ``server_version``, ``sys_version``,
+    ``error_message_format``, ``error_content_type``, ``protocol_version``,
+    ``default_request_version``, ``MessageClass``, ``responses``, and pyhttpd's own
+    ``strict_protocol`` (refuse what the standard library tolerates) and ``limits``.
+    """
+
+    sys_version = "Python/" + sys.version.split()[0]
+    server_version = "BaseHTTP/" + __version__
+    error_message_format = DEFAULT_ERROR_MESSAGE
+    error_content_type = DEFAULT_ERROR_CONTENT_TYPE
+    protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/0.9"
+    MessageClass = http.client.HTTPMessage
+    responses = {status.value: (status.phrase, status.description) for status in HTTPStatus}
+    weekdayname = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    monthname = [None, "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    strict_protocol = False
+    limits = Limits()
+
+    _in_request = False
+    _body: RequestBody | None = None
+    _head_parser: RequestHeadParser | None = None
+
+    # -- the request loop ------------------------------------------------------------------
+
+    def handle(self) -> None:
+        """Handle requests on this connection until ``close_connection`` is set."""
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.handle_one_request()
+
+    def handle_one_request(self) -> None:
+        """Read, parse and dispatch one request, and leave the stream at the next one.
+
+        Never raises for anything a client can send: protocol errors are answered with their
+        status, handler exceptions with 500, and I/O errors close the connection.
+        """
+        self._start_request()
+        try:
+            if not self._read_request_line():
+                return
+            if not self.parse_request():
+                return
+            self._in_request = True
+            self._dispatch()
+            self.wfile.flush()
+        except TimeoutError as error:
+            self.log_error("Request timed out: %r", error)
+            self.close_connection = True
+        except OSError:
+            self.close_connection = True
+        finally:
+            self._finish_request()
+
+    def _start_request(self) -> None:
+        self._headers_buffer = []
+        self._head_parser = RequestHeadParser(
+            self.limits, strict=self.strict_protocol, default_version=self.default_request_version
+        )
+        self._in_request = False
+        self._head_flushed = False
+        self._status = None
+        self._declared_length = False
+        self._declared_connection = False
+        self.command = None
+        self.requestline = ""
+        self.request_version = self.default_request_version
+        self.headers = self.MessageClass()
+
+    def _read_request_line(self) -> bool:
+        """Read the request line into ``raw_requestline``; False if nothing is to be done."""
+        parser = self._head_parser
+        while parser.request_line is None:
+            self.raw_requestline = self.rfile.readline(parser.line_limit())
+            if not self.raw_requestline:
+                self.close_connection = True
+                return False
+            try:
+                parser.feed(self.raw_requestline)
+            except ProtocolError as error:
+                self._note_bad_request_line(error)
+                self._refuse(error)
+                return False
+        return True
+
+    def _note_bad_request_line(self, error: ProtocolError) -> None:
+        self.request_version = ""  # so the error gets a status line, whatever was sent
+        self.command = ""
+        if error.status != 414:
+            self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+
+    def parse_request(self) -> bool:
+        """Parse ``raw_requestline`` and the header fields that follow it from ``rfile``.
+
+        Sets ``command``, ``path``, ``request_version``, ``requestline``, ``headers`` and
+        ``close_connection``, and replaces ``rfile`` by the request's body stream. Returns
+        True on success; otherwise an error has been sent and it returns False.
+        """
+        self.close_connection = True
+        parser = self._head_parser
+        if parser is None or parser.request_line is None:  # called directly, as the stdlib allows
+            parser = self._head_parser = RequestHeadParser(
+                self.limits, strict=self.strict_protocol, default_version=self.default_request_version
+            )
+        try:
+            if parser.request_line is None:
+                parser.feed(self.raw_requestline)
+            line = parser.request_line
+            self.requestline = line.text
+            self.command, self.path, self.request_version = line.method, line.target, line.version
+            head = None
+            while head is None:
+                head = parser.feed(self.rfile.readline(parser.line_limit()))
+            self.headers = self._make_message(head.fields)
+            framing = body_framing(line.version_info, head.fields, self.limits)
+        except ProtocolError as error:
+            if parser.request_line is None:
+                self._note_bad_request_line(error)
+            self._refuse(error)
+            return False
+        self.close_connection = not self._wants_keep_alive(line.version_info, head)
+        self._body = RequestBody(self.rfile, framing, self.limits)
+        self.rfile = self._body
+        if self._expects_continue(line.version_info, head):
+            return self.handle_expect_100()
+        return True
+
+    def _make_message(self, fields: list[tuple[str, str]]) -> http.client.HTTPMessage:
+        message = self.MessageClass()
+        for name, value in fields:
+            message[name] = value
+        return message
+
+    def _wants_keep_alive(self, version_info: tuple[int, int], head) -> bool:
+        tokens = {t.strip().lower() for v in head.get_all("connection") for t in v.split(",")}
+        if "close" in tokens or self.protocol_version < "HTTP/1.1":
+            return False
+        return version_info >= (1, 1) or "keep-alive" in tokens
+
+    def _expects_continue(self, version_info: tuple[int, int], head) -> bool:
+        expect = [v.strip().lower() for v in head.get_all("expect")]
+        return "100-continue" in expect and version_info >= (1, 1) and self.protocol_version >= "HTTP/1.1"
+
+    def _dispatch(self) -> None:
+        method_name = "do_" + self.command
+        if not hasattr(self, method_name):
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+            return
+        try:
+            getattr(self, method_name)()
+        except ProtocolError as error:  # raised while the handler read a broken body
+            self._answer_failure(error.status, error.reason, error.detail)
+        except (ConnectionError, TimeoutError):
+            raise  # the client is gone or too slow: nothing to answer
+        except Exception:
+            self._handler_failed()
+
+    def _handler_failed(self) -> None:
+        self.log_exception(sys.exc_info())
+        detail = "The server could not complete the request."
+        self._answer_failure(HTTPStatus.INTERNAL_SERVER_ERROR, None, detail)
+
+    def _answer_failure(self, code: int, reason: str | None, detail: str) -> None:
+        self.close_connection = True
+        if not self._head_flushed:
+            self._headers_buffer = []
+            self.send_error(code, reason, detail)
+
+    def _refuse(self, error: ProtocolError) -> None:
+        self.close_connection = True
+        self.send_error(error.status, error.reason, error.detail)
+
+    def _finish_request(self) -> None:
+        body, self._body = self._body, None
+        self._in_request = False
+        if body is None:
+            return
+        self.rfile = body.source
+        if body.switched_to_raw:
+            self.close_connection = True
+        elif not self.close_connection and not body.finished and not body.discard():
+            self.close_connection = True
+
+    def handle_expect_100(self) -> bool:
+        """Answer ``Expect: 100-continue`` with ``100 Continue``; return True to go on.
+
+        Override to refuse (for example with ``send_error(417)``) and return False.
+        """
+        self.send_response_only(HTTPStatus.CONTINUE)
+        self.end_headers()
+        return True
+
+    # -- writing the response ----------------------------------------------------------------
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Send and log a complete error response; the connection closes after it.
+
+        ``message`` and ``explain`` default to the ``responses`` entry ("???" for an unknown
+        code). The body is omitted for HEAD and for 1xx, 204, 205 and 304.
+        """
+        try:
+            short, long = self.responses[code]
+        except KeyError:
+            short, long = "???", "???"
+        message = short if message is None else message
+        explain = long if explain is None else explain
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        body = None
+        if code >= 200 and code not in _NO_BODY_STATUSES:
+            content = self.error_message_format % {
+                "code": code,
+                "message": html.escape(message, quote=False),
+                "explain": html.escape(explain, quote=False),
+            }
+            body = content.encode("UTF-8", "replace")
+            self.send_header("Content-Type", self.error_content_type)
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Log the request, then buffer the status line, ``Server`` and ``Date``."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        self.send_header("Date", self.date_time_string())
+
+    def send_response_only(self, code: int, message: str | None = None) -> None:
+        """Buffer the status line only (no status line at all for an HTTP/0.9 request)."""
+        if self.request_version == "HTTP/0.9":
+            return
+        if message is None:
+            message = self.responses[code][0] if code in self.responses else ""
+        self._status = int(code)
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
+        self._headers_buffer.append(status_line(self.protocol_version, int(code), message))
+        if self._status == HTTPStatus.SWITCHING_PROTOCOLS and self._body is not None:
+            self._body.switch_to_raw()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        """Buffer one header line; ``Connection: close``/``keep-alive`` set close_connection.
+
+        Raises ValueError for a value holding CR, LF or NUL (response splitting).
+        """
+        if self.request_version == "HTTP/0.9":
+            return
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
+        self._headers_buffer.append(header_line(keyword, value))
+        name = keyword.lower()
+        if name == "connection":
+            self._declared_connection = True
+            if value.lower() == "close":
+                self.close_connection = True
+            elif value.lower() == "keep-alive":
+                self.close_connection = False
+        elif name == "content-length" or (name == "transfer-encoding" and "chunked" in value.lower()):
+            self._declared_length = True
+
+    def end_headers(self) -> None:
+        """Finish the head with an empty line and write it out."""
+        if self.request_version != "HTTP/0.9":
+            if self._in_request and (self._status or 0) >= 200:
+                self._settle_connection()
+            self._headers_buffer.append(b"\r\n")
+        self.flush_headers()
+
+    def _settle_connection(self) -> None:
+        """Close after a response the client could not delimit, and say so in the head."""
+        has_body = self.command != "HEAD" and self._status not in _NO_BODY_STATUSES
+        if has_body and not self._declared_length:
+            self.close_connection = True
+        if self._declared_connection:
+            return
+        if self.close_connection and self.request_version >= "HTTP/1.1":
+            self._headers_buffer.append(header_line("Connection", "close"))
+        elif not self.close_connection and self.request_version < "HTTP/1.1":
+            self._headers_buffer.append(header_line("Connection", "keep-alive"))
+
+    def flush_headers(self) -> None:
+        """Write the buffered head to ``wfile`` in one write and empty the buffer."""
+        if getattr(self, "_headers_buffer", None):
+            self.wfile.write(b"".join(self._headers_buffer))
+            self._headers_buffer = []
+            self._head_flushed = True
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log an accepted request: its line, status code and size."""
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
+
+    def log_error(self, format: str, *args) -> None:
+        """Log an error; by default through ``log_message``."""
+        self.log_message(format, *args)
+
+    def log_exception(self, exc_info) -> None:
+        """Log a handler's exception on one line, through ``log_error``."""
+        exc_type, exc, tb = exc_info
+        where = traceback.extract_tb(tb)[-1] if tb else None
+        place = f" at {where.filename}:{where.lineno}" if where else ""
+        self.log_error("%s handling %r: %s%s", exc_type.__name__, self.requestline, exc, place)
+
+    def log_message(self, format: str, *args) -> None:
+        """Write ``client - - [date] message`` to stderr, control characters escaped."""
+        message = (format % args).translate(_CONTROL_CHAR_TABLE)
+        sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {message}\n")
+
+    # -- small services ------------------------------------------------------------------------
+
+    def version_string(self) -> str:
+        """``server_version`` and ``sys_version``, as sent in the Server header."""
+        return self.server_version + " " + self.sys_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """An HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``) for ``timestamp`` or now."""
+        if timestamp is None:
+            return http_date_clock.now()
+        return formatdate(timestamp, usegmt=True)
+
+    def log_date_time_string(self) -> str:
+        """The current local time, formatted for log lines."""
+        year, month, day, hh, mm, ss, _, _, _ = time.localtime(time.time())
+        return f"{day:02d}/{self.monthname[month]:>3s}/{year:04d} {hh:02d}:{mm:02d}:{ss:02d}"
+
+    def address_string(self) -> str:
+        """The client's IP address (never a name lookup)."""
+        return self.client_address[0]

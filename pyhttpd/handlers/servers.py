@@ -1,0 +1,43 @@
+"""``HTTPServer`` and ``ThreadingHTTPServer``: the documented socketserver-based servers."""
+
+import socket
+import socketserver
+
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+
+
+class HTTPServer(socketserver.TCPServer):
+    """A TCPServer that records ``server_name`` and ``server_port`` once bound.
+
+    ``response_headers`` (CPython 3.15) is a sequence of (name, value) pairs handed to each
+    handler that accepts a ``response_headers`` keyword, such as SimpleHTTPRequestHandler.
+    Unlike the standard library, ``server_name`` is found without a reverse DNS lookup: the
+    host name for a wildcard address, otherwise the address as given.
+    """
+
+    allow_reuse_address = True
+
+    def __init__(self, server_address, RequestHandlerClass, bind_and_activate: bool = True,  # noqa: N803
+                 *, response_headers=None) -> None:
+        self.response_headers = response_headers
+        super().__init__(server_address, RequestHandlerClass, bind_and_activate)
+
+    def server_bind(self) -> None:
+        """Bind, then set ``server_name`` and ``server_port``."""
+        super().server_bind()
+        host, port = self.server_address[:2]
+        self.server_name = socket.gethostname() if host in _WILDCARD_HOSTS else str(host)
+        self.server_port = port
+
+    def finish_request(self, request, client_address) -> None:
+        """Run the handler for one connection, passing ``response_headers`` when set."""
+        if self.response_headers is None:
+            self.RequestHandlerClass(request, client_address, self)
+        else:
+            self.RequestHandlerClass(request, client_address, self, response_headers=self.response_headers)
+
+
+class ThreadingHTTPServer(socketserver.ThreadingMixIn, HTTPServer):
+    """An HTTPServer that handles each connection in its own daemon thread."""
+
+    daemon_threads = True

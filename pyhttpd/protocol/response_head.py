@@ -1,0 +1,50 @@
+"""Build the response head: status line, header lines, and the HTTP date."""
+
+import re
+import time
+from email.utils import formatdate
+
+from .request_head import TOKEN
+
+# RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+_NOT_REASON_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
+
+
+def status_line(version: str, code: int, reason: str) -> bytes:
+    """``HTTP/1.1 200 OK\\r\\n``; control characters in the reason become spaces."""
+    reason = _NOT_REASON_CHARS.sub(" ", reason)
+    return f"{version} {code} {reason}\r\n".encode("latin-1", "replace")
+
+
+def header_line(name: str, value: str) -> bytes:
+    """``Name: value\\r\\n`` encoded as ISO-8859-1.
+
+    Raises ValueError for a name that is not a token or a value holding CR, LF or NUL (a
+    response-splitting attempt), and UnicodeEncodeError for text outside ISO-8859-1.
+    """
+    value = str(value)
+    if not TOKEN.fullmatch(name.encode("latin-1", "replace")):
+        raise ValueError(f"invalid header name {name!r}")
+    if _FORBIDDEN_IN_VALUE.search(value):
+        raise ValueError(f"invalid character in the value of header {name!r}")
+    return f"{name}: {value}\r\n".encode("latin-1", "strict")
+
+
+class HttpDateClock:
+    """The current IMF-fixdate, formatted at most once a second and shared by threads."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[int, str] = (0, "")
+
+    def now(self) -> str:
+        """``Sun, 06 Nov 1994 08:49:37 GMT`` for the current second."""
+        second = int(time.time())
+        cached_second, text = self._cached
+        if cached_second != second:
+            text = formatdate(second, usegmt=True)
+            self._cached = (second, text)
+        return text
+
+
+http_date_clock = HttpDateClock()
