@@ -72,10 +72,17 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
+def listen_address(bind: str | None, port: int) -> tuple[int, tuple]:
+    """Family and address to listen on: with no ``bind``, the IPv6 wildcard (dual-stack)."""
+    if bind is None and socket.has_ipv6:
+        return socket.AF_INET6, ("::", port)
+    return _best_family(bind, port)
+
+
 def serve(handler: type, bind: str | None, port: int) -> None:
     """Serve until SIGTERM or SIGINT, then stop accepting and finish the requests in flight."""
     try:
-        DualStackServer.address_family, address = _best_family(bind, port)
+        DualStackServer.address_family, address = listen_address(bind, port)
         httpd = DualStackServer(address, handler)
     except OSError as error:
         fail(f"cannot listen on {bind or '*'} port {port}: {error.strerror or error}")

@@ -200,10 +200,10 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler):
             self.send_error(error.status, error.public_message)
             return
         with response:
-            self._relay(script_file, response)
+            self._relay(response)
         self._log_outcome(script_file, response)
 
-    def _relay(self, script_file: str, response: CGIResponse) -> None:
+    def _relay(self, response: CGIResponse) -> None:
         """Send the script's status, headers and body; close the connection if misframed."""
         self.send_response(response.status, response.reason)
         for name, value in response.headers:
@@ -217,8 +217,7 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler):
             return
         try:
             complete = self._send_body(response, chunked)
-        except CGIError as error:  # the time limit passed while the body was streaming
-            self.log_error("CGI script %s failed: %s", script_file, error)
+        except CGIError:  # the time limit passed while the body was streaming (logged later)
             complete = False
         if not complete:
             self.close_connection = True
@@ -245,11 +244,15 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler):
         return self.request_version >= "HTTP/1.1" and self.protocol_version >= "HTTP/1.1"
 
     def _log_outcome(self, script_file: str, response: CGIResponse) -> None:
-        if response.returncode:
+        if response.timed_out:
+            self.log_error("CGI script %s killed at its %ss time limit", script_file, self.cgi_timeout)
+        elif response.returncode and not response.killed:  # killing a script (HEAD) is no news
             self.log_error("CGI script %s exit status %s", script_file, response.returncode)
         self._log_stderr(script_file, response.stderr)
-        if not response.request_body_complete:
-            self.close_connection = True  # the rest of the body is still on the wire
+        if response.request_body_in_use:
+            # A stalled client's body is still being read by the runner's thread; the base
+            # handler must not drain it concurrently, so the connection cannot be reused.
+            self.close_connection = True
 
     def _log_stderr(self, script_file: str, stderr: bytes) -> None:
         if stderr:

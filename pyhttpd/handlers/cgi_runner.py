@@ -90,7 +90,7 @@ class CGIError(Exception):
 
     ``str(exc)`` is a detailed message for the log; ``public_message`` a short text for the
     client; ``stderr`` the script's captured stderr (possibly empty); ``returncode`` the exit
-    status when known. The child process has been killed and reaped when this is raised.
+    status when known. The child process has ended and been reaped when this is raised.
     """
 
     status = http.HTTPStatus.INTERNAL_SERVER_ERROR
@@ -174,8 +174,8 @@ def run_cgi_script(
     """
     limits = limits or CGILimits()
     child = _ChildProcess.start(command, env, cwd, limits, run_as)
-    child.feed_stdin(body, body_length)
     try:
+        child.feed_stdin(body, body_length)
         head, rest = _read_header_block(child, limits)
         parsed = parse_cgi_headers(head, limits.max_header_fields)
     except CGIError as exc:
@@ -240,6 +240,11 @@ class CGIResponse:
         return self._child.timed_out
 
     @property
+    def killed(self) -> bool:
+        """True if the runner killed the process group (time limit, or body not consumed)."""
+        return self._child.killed
+
+    @property
     def stderr(self) -> bytes:
         """The first ``max_stderr_bytes`` the script wrote to stderr (complete after close)."""
         return self._child.stderr
@@ -248,9 +253,16 @@ class CGIResponse:
     def request_body_complete(self) -> bool:
         """True once the whole request body was read from the caller's file object.
 
-        False after close() means the body was left partly unread (the script stopped
-        reading, or the client stalled), so the connection cannot be reused."""
+        False after close() means the script stopped reading early or the client stalled:
+        the rest of the body is still unread (see ``request_body_in_use``)."""
         return self._child.request_body_complete
+
+    @property
+    def request_body_in_use(self) -> bool:
+        """True while the stdin thread may still read the caller's body stream (a client
+        that stalls mid-body). The caller must then not touch that stream again: close
+        the connection, which also ends the thread's read."""
+        return self._child.request_body_in_use
 
     def __enter__(self) -> "CGIResponse":
         return self
@@ -363,6 +375,7 @@ class _ChildProcess:
         self.limits = limits
         self.deadline = time.monotonic() + limits.timeout
         self.timed_out = False
+        self.killed = False
         self.returncode: int | None = None
         self._stderr_parts: list[bytes] = []
         self._stderr_size = 0
@@ -406,8 +419,11 @@ class _ChildProcess:
 
     @property
     def request_body_complete(self) -> bool:
-        feeder_running = self._feeder is not None and self._feeder.is_alive()
-        return not feeder_running and self._body_unread == 0
+        return not self.request_body_in_use and self._body_unread == 0
+
+    @property
+    def request_body_in_use(self) -> bool:
+        return self._feeder is not None and self._feeder.is_alive()
 
     def feed_stdin(self, body: BinaryIO | None, length: int) -> None:
         """Copy up to ``length`` bytes of ``body`` to stdin from a thread, then close it."""
@@ -429,8 +445,8 @@ class _ChildProcess:
                     return
                 self._body_unread -= len(data)
                 _write_all(stdin, data)
-        except (OSError, ValueError):
-            return  # the script stopped reading, or the client went away
+        except Exception:  # a helper thread must end quietly, whatever broke
+            return  # the script stopped reading, the client went away or sent a broken body
         finally:
             try:
                 stdin.close()
@@ -447,7 +463,7 @@ class _ChildProcess:
             if remaining <= 0:
                 self._kill_group()
                 self.timed_out = True
-                raise CGITimeout(f"no output within the {self.limits.timeout}s limit")
+                raise CGITimeout(f"still running after its {self.limits.timeout}s limit")
             ready = {key.fileobj for key, _ in self._selector.select(remaining)}
             if self.process.stderr in ready:
                 self._drain_stderr()
@@ -505,7 +521,8 @@ class _ChildProcess:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
+        self.killed = True
 
     def _drain_stderr(self) -> bool:
         """Read once from stderr, keeping what fits; return False at end of file."""

@@ -136,6 +136,26 @@ def is_within_root(fs_path: str, root: str, follow_symlinks: bool) -> bool:
         return False
 
 
+def is_open_file_within_root(descriptor: int, root: str) -> bool:
+    """Tell whether the file open on ``descriptor`` lies inside ``root`` (symlinks resolved).
+
+    Closes the race between ``is_within_root`` and opening: a symlink swapped in between
+    is caught by asking the kernel where the open file really is (``/proc/self/fd``).
+    Where the kernel cannot say (no ``/proc``), answers True: the check made before opening
+    is then all there is.
+    """
+    try:
+        opened = os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return True
+    if not os.path.isabs(opened):  # "anon_inode:..." and the like: not a path at all
+        return False
+    try:
+        return _contains(os.path.realpath(root), opened.removesuffix(" (deleted)"))
+    except ValueError:
+        return False
+
+
 def _contains(parent: str, child: str) -> bool:
     """Tell whether the absolute, normalised ``child`` is ``parent`` or below it."""
     return os.path.commonpath([parent, child]) == parent

@@ -39,6 +39,7 @@ from .listing import (
 from .mimetypes_map import EXTENSION_OVERRIDES, guess_mime_type
 from .paths import (
     directory_redirect_location,
+    is_open_file_within_root,
     is_within_root,
     path_of_target,
     url_path_segments,
@@ -49,8 +50,16 @@ COPY_CHUNK_BYTES = 64 * 1024
 
 # Headers this handler sets itself; extra_response_headers never repeat or contradict them.
 _OWN_HEADERS = frozenset(
-    {"content-type", "content-length", "last-modified", "location", "server", "date",
-     "connection", "transfer-encoding"}
+    {
+        "content-type",
+        "content-length",
+        "last-modified",
+        "location",
+        "server",
+        "date",
+        "connection",
+        "transfer-encoding",
+    }
 )
 
 
@@ -204,13 +213,23 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
         if "\0" in fs_path:
             return False
         root = self.directory
-        if not _lexically_inside(fs_path, root):
+        try:
+            inside = _lexically_inside(fs_path, root)
+        except ValueError:
+            return False
+        if not inside:
             # Only an overridden translate_path maps outside the root: that mapping is the
             # subclass's decision, as it is with the stdlib.
             return True
         if not is_within_root(fs_path, root, self.follow_symlinks):
             return False
         return self.serve_dotfiles or not _has_dot_segment(fs_path, root)
+
+    def _may_serve_open_file(self, source, fs_path: str) -> bool:
+        """Tell whether the file now open is still one ``_may_serve`` allowed (no swap)."""
+        if self.follow_symlinks or not _lexically_inside(fs_path, self.directory):
+            return True
+        return is_open_file_within_root(source.fileno(), self.directory)
 
     def _redirect_to_directory(self) -> None:
         self.send_response(HTTPStatus.MOVED_PERMANENTLY)
@@ -229,6 +248,9 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
     def _send_file_head(self, fs_path: str):
         """Open ``fs_path``; send 304, or the 200 head and return the open file; else 404."""
         source = _open_regular_file(fs_path)
+        if source is not None and not self._may_serve_open_file(source, fs_path):
+            source.close()
+            source = None
         if source is None:
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
@@ -340,6 +362,7 @@ def _open_regular_file(fs_path: str):
 
 
 def _is_regular_file(source) -> bool:
+    """Tell whether ``source`` is a file object on a regular file (one sendfile can read)."""
     try:
         return stat.S_ISREG(os.fstat(source.fileno()).st_mode)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
@@ -347,6 +370,7 @@ def _is_regular_file(source) -> bool:
 
 
 def _copy_in_chunks(source, outputfile) -> int:
+    """Copy ``source`` to its end into ``outputfile``, 64 KiB at a time; return the count."""
     copied = 0
     while chunk := source.read(COPY_CHUNK_BYTES):
         outputfile.write(chunk)
@@ -355,13 +379,12 @@ def _copy_in_chunks(source, outputfile) -> int:
 
 
 def _lexically_inside(fs_path: str, root: str) -> bool:
-    try:
-        root = os.path.abspath(root)
-        return os.path.commonpath([root, os.path.abspath(fs_path)]) == root
-    except ValueError:
-        return False
+    """Tell whether ``fs_path`` is ``root`` or below it, judging by the strings alone."""
+    root = os.path.abspath(root)
+    return os.path.commonpath([root, os.path.abspath(fs_path)]) == root
 
 
 def _has_dot_segment(fs_path: str, root: str) -> bool:
+    """Tell whether a name below ``root`` on the way to ``fs_path`` starts with "."."""
     relative = os.path.relpath(os.path.abspath(fs_path), os.path.abspath(root))
     return any(part.startswith(".") and part not in (".", "..") for part in relative.split(os.sep))

@@ -10,6 +10,7 @@ from pyhttpd.handlers.paths import (
     _url_collapse_path,
     decode_path,
     directory_redirect_location,
+    is_open_file_within_root,
     is_within_root,
     url_path_to_fs,
 )
@@ -284,6 +285,28 @@ def test_sibling_with_common_prefix_is_not_inside(tmp_path):
 
 def test_unencodable_surrogate_is_refused(tree):
     assert not is_within_root(str(tree) + "/\ud800", str(tree), follow_symlinks=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "inside"),
+    [("file", True), ("inner_link", True), ("outer_link", False), ("outer_dir_link/key", False)],
+)
+def test_open_file_is_judged_where_it_really_is(tree, name, inside):
+    """What a symlink swapped in after the path check would give: the opened file decides."""
+    descriptor = os.open(tree / name, os.O_RDONLY)
+    try:
+        assert is_open_file_within_root(descriptor, str(tree)) is inside
+    finally:
+        os.close(descriptor)
+
+
+def test_open_file_that_was_deleted_is_still_judged(tree):
+    descriptor = os.open(tree / "file", os.O_RDONLY)
+    try:
+        os.unlink(tree / "file")
+        assert is_open_file_within_root(descriptor, str(tree))
+    finally:
+        os.close(descriptor)
 
 
 # --- directory redirects ---

@@ -326,9 +326,7 @@ def test_json_listing(serve, site):
     assert response.getheader("Vary") == "Accept"
     listing = json.loads(body)
     assert listing[0]["name"] == "inner" and listing[0]["type"] == "directory"
-    assert listing[1] == {
-        "name": "note.txt", "type": "file", "size": 4, "mtime": "2023-11-14T22:13:20Z"
-    }
+    assert listing[1] == {"name": "note.txt", "type": "file", "size": 4, "mtime": "2023-11-14T22:13:20Z"}
 
 
 def test_undecodable_file_name_round_trips(serve, site):
