@@ -1,0 +1,164 @@
+"""The ``rfile`` and ``wfile`` of a connection served by a worker.
+
+``ConnectionReader`` keeps its own buffer so that the event loop can fill it without
+blocking (``fill_available``) and see whether a whole request head has arrived
+(``has_complete_head``) before a pool thread is tied to the connection; the thread then
+reads from the same buffer with blocking, time-limited reads. The two never use it at once:
+a connection is owned by the loop or by one thread. ``ConnectionWriter`` gathers a
+response's small writes into one ``send`` and offers ``sendfile`` in bounded steps, calling
+``on_progress`` after each, so a long download keeps the worker's heartbeat alive.
+"""
+
+import io
+import socket
+from collections.abc import Callable
+
+_RECV_SIZE = 64 * 1024
+_WRITE_BUFFER = 64 * 1024
+_SENDFILE_STEP = 4 * 1024 * 1024
+
+
+def _no_progress() -> None:
+    pass
+
+
+class ConnectionReader(io.BufferedIOBase):
+    """Buffered input from a connection's socket. ``on_progress`` runs after each receive."""
+
+    def __init__(self, sock: socket.socket, on_progress: Callable[[], None] = _no_progress) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+        self._eof = False
+        self.on_progress = on_progress
+
+    def readable(self) -> bool:
+        return True
+
+    def buffered(self) -> int:
+        """Bytes received and not yet read."""
+        return len(self._buffer)
+
+    def fill_available(self) -> bool:
+        """Receive what the (non-blocking) socket has; False once the peer closed."""
+        try:
+            data = self._sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return True
+        if not data:
+            self._eof = True
+            return False
+        self._buffer += data
+        return True
+
+    def has_complete_head(self) -> bool:
+        """True if the buffer holds a request line and fields up to the empty line."""
+        buffer = self._buffer
+        start = 0
+        while buffer.startswith(b"\r\n", start) or buffer.startswith(b"\n", start):
+            start += 2 if buffer[start] == 13 else 1  # RFC 9112 2.2: empty lines before a request
+        return buffer.find(b"\n\r\n", start) >= 0 or buffer.find(b"\n\n", start) >= 0
+
+    def _receive(self) -> bool:
+        """One blocking receive into the buffer; False at end of input."""
+        if self._eof:
+            return False
+        data = self._sock.recv(_RECV_SIZE)
+        if not data:
+            self._eof = True
+            return False
+        self._buffer += data
+        self.on_progress()
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = None if size is None or size < 0 else size
+        scanned = 0
+        while True:
+            end = self._buffer.find(b"\n", scanned, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            if limit is not None and len(self._buffer) >= limit:
+                return self._take(limit)
+            scanned = len(self._buffer)
+            if not self._receive():
+                return self._take(len(self._buffer))
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            while self._receive():
+                pass
+            return self._take(len(self._buffer))
+        while len(self._buffer) < size and self._receive():
+            pass
+        return self._take(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        if not self._buffer:
+            self._receive()
+        if size is None or size < 0:
+            size = len(self._buffer)
+        return self._take(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class ConnectionWriter(io.BufferedIOBase):
+    """Buffered output to a connection's socket; ``bytes_sent`` counts what left."""
+
+    def __init__(self, sock: socket.socket, on_progress: Callable[[], None] = _no_progress) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+        self.bytes_sent = 0
+        self.on_progress = on_progress
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def write(self, data) -> int:
+        size = len(data)
+        if not self._buffer and size >= _WRITE_BUFFER:
+            self._send(data)
+            return size
+        self._buffer += data
+        if len(self._buffer) >= _WRITE_BUFFER:
+            self.flush()
+        return size
+
+    def flush(self) -> None:
+        if self._buffer:
+            data, self._buffer = self._buffer, bytearray()
+            self._send(data)
+
+    def _send(self, data) -> None:
+        self._sock.sendall(data)
+        self.bytes_sent += len(data)
+        self.on_progress()
+
+    def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
+        """Send ``count`` bytes (None: to the end) of ``file`` from ``offset``, zero-copy.
+
+        Flushes what is buffered first. Returns the bytes sent; raises OSError as
+        ``socket.sendfile`` does. The file's position is left after the last byte sent.
+        """
+        self.flush()
+        total = 0
+        while count is None or total < count:
+            step = _SENDFILE_STEP if count is None else min(_SENDFILE_STEP, count - total)
+            sent = self._sock.sendfile(file, offset + total, step)
+            if not sent:
+                break
+            total += sent
+            self.bytes_sent += sent
+            self.on_progress()
+        return total

@@ -1,0 +1,166 @@
+"""A worker process: serve the inherited listeners with the handler stack until told to stop.
+
+``Worker.run`` is the table of contents: take the spec → install signal flags → load the
+handler → report ready → serve → drain and exit. Signal handlers only record the signal
+(``signal.set_wakeup_fd`` wakes the loop); the loop's tick acts on it.
+"""
+
+import os
+import signal
+import socket
+import sys
+import time
+
+import setproctitle
+
+from .connection import BUSY, Connection
+from .connections import ConnectionLoop
+from .contract import EVENT_LOGS_REOPENED, EVENT_READY, Scoreboard, WorkerSpec, status_message
+from .handler_class import configure, driven, load_handler
+
+_GRACEFUL = signal.SIGTERM
+_FAST = (signal.SIGINT, signal.SIGQUIT)
+
+
+class WorkerServer:
+    """What a handler sees as ``self.server`` inside a worker: one per listener."""
+
+    def __init__(self, listener: socket.socket, loop_state) -> None:
+        self.socket = listener
+        self.server_address = listener.getsockname()
+        if listener.family in (socket.AF_INET, socket.AF_INET6):
+            host, self.server_port = self.server_address[:2]
+            self.server_name = socket.gethostname() if host in ("0.0.0.0", "::") else host
+        else:
+            self.server_name, self.server_port = socket.gethostname(), ""
+        self._loop_state = loop_state
+        self._connecting: Connection | None = None
+
+    @property
+    def draining(self) -> bool:
+        """True while the worker stops: responses then carry ``Connection: close``."""
+        return self._loop_state.draining
+
+    def streams_for(self, sock: socket.socket):
+        """(rfile, wfile) of the connection whose handler is being created."""
+        conn = self._connecting
+        return conn.reader, conn.writer
+
+
+class Worker:
+    """One worker process, built from the master's WorkerSpec."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.settings = spec.settings
+        self.pending_signals: set[int] = set()
+        self.drain_started: float | None = None
+        self.parent = os.getppid()
+        self.title = ""
+
+    def run(self) -> int:
+        """Serve until told to stop; returns the exit status."""
+        self._set_title("starting")
+        self._install_signal_flags()
+        self._load()
+        self._report(EVENT_READY)
+        self.loop.run(self._on_tick)
+        self.loop.close(self.settings["timeouts"]["graceful"])
+        return 0
+
+    def _install_signal_flags(self) -> None:
+        for signum in (_GRACEFUL, *_FAST, signal.SIGUSR1):
+            signal.signal(signum, self._record_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the master reloads; workers are replaced
+
+    def _record_signal(self, signum: int, frame) -> None:
+        self.pending_signals.add(signum)
+
+    def _load(self) -> None:
+        handler = load_handler(self.settings["handler"], self.settings["cgi"])
+        self.handler_class = driven(configure(handler, self.settings))
+        self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
+        listeners = []
+        for item in self.spec.listeners:
+            listener = socket.socket(fileno=item.fd)
+            listener.setblocking(False)
+            listeners.append(listener)
+        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler)
+        self.servers = {listener: WorkerServer(listener, self.loop) for listener in listeners}
+        signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
+
+    def _make_handler(self, conn: Connection, listener: socket.socket):
+        server = self.servers[listener]
+        server._connecting = conn
+        try:
+            return self.handler_class(conn.sock, conn.address, server)
+        finally:
+            server._connecting = None
+
+    def _report(self, event: str) -> None:
+        try:
+            os.write(self.spec.status_fd, status_message(event, worker=self.spec.worker))
+        except OSError:
+            pass  # the master is gone; the parent check below ends this worker
+
+    def _on_tick(self) -> None:
+        signals, self.pending_signals = self.pending_signals, set()
+        if signals & set(_FAST):
+            self.loop.stop()
+        if _GRACEFUL in signals or os.getppid() != self.parent:
+            self._begin_drain()
+        if signal.SIGUSR1 in signals:
+            self._report(EVENT_LOGS_REOPENED)
+        if self.loop.draining and self.drain_started is None:
+            self.drain_started = time.monotonic()  # max_requests reached
+        graceful_s = self.settings["timeouts"]["graceful"]
+        if self.drain_started and time.monotonic() - self.drain_started > graceful_s:
+            self.loop.stop()
+        self._refresh_title()
+
+    def _begin_drain(self) -> None:
+        if not self.loop.draining:
+            self.drain_started = time.monotonic()
+            self.loop.drain()
+
+    def _refresh_title(self) -> None:
+        busy = sum(1 for conn in self.loop.connections if conn.state == BUSY)
+        if self.loop.draining:
+            self._set_title(f"draining {busy}")
+        else:
+            self._set_title(f"busy {busy}" if busy else "idle")
+
+    def _set_title(self, state: str) -> None:
+        if state != self.title:
+            self.title = state
+            name = self.settings.get("name")
+            prefix = f"pyhttpd: worker [{name}]" if name else "pyhttpd: worker"
+            setproctitle.setproctitle(f"{prefix} {self.spec.worker} gen={self.spec.generation} [{state}]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m pyhttpd.workers``."""
+    import argparse
+
+    from .contract import SPEC_ENV
+    from .handler_class import HandlerLoadError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pyhttpd.workers",
+        description="A pyhttpd worker. The master starts it with its spec in $" + SPEC_ENV + ".",
+    )
+    parser.add_argument("--check-handler", metavar="MODULE:CLASS",
+                        help="import this handler class, print one line and exit 0 if it can be served")
+    args = parser.parse_args(argv)
+    if args.check_handler is not None:
+        try:
+            handler = load_handler(args.check_handler)
+        except HandlerLoadError as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(f"ok: {handler.__module__}.{handler.__qualname__}")
+        return 0
+    text = os.environ.pop(SPEC_ENV, None)
+    if text is None:
+        parser.error(f"${SPEC_ENV} is not set: workers are started by the pyhttpd master")
+    return Worker(WorkerSpec.from_json(text)).run()
