@@ -1,0 +1,183 @@
+"""The table of settings: every key of the TOML file, its flag, kind, default and meaning.
+
+The argument parser, the file's validation, the example config (systemd/pyhttpd.example.toml)
+and docs/configuration.md are all derived from ``SETTINGS``; add a setting here (and its field
+to ``pyhttpd.config.Config``) and it appears everywhere.
+"""
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config_values import (
+    BOOLEAN,
+    DIRECTORY,
+    GROUP,
+    HANDLER,
+    HEADER_PAIRS,
+    LISTENERS,
+    LOG_TARGET,
+    MEDIA_TYPE,
+    OPTIONAL_DIRECTORY,
+    OPTIONAL_FILE,
+    USER,
+    Kind,
+    choice,
+    integer,
+    pattern,
+    seconds,
+)
+
+STATIC_HANDLER = "pyhttpd.server:SimpleHTTPRequestHandler"
+CGI_HANDLER = "pyhttpd.server:CGIHTTPRequestHandler"
+UNSET: Any = object()  # no example: the example config shows the default, uncommented
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. ``default`` is TOML-shaped; a callable default is computed when loading."""
+
+    key: str  # dotted TOML key: "timeouts.graceful"
+    attr: str  # field of Config
+    kind: Kind
+    default: Any
+    help: str
+    flags: tuple[str, ...] = ()  # () for file-only settings; ("port",) for the positional
+    metavar: str | tuple[str, ...] | None = None
+    default_doc: str | None = None  # how the docs show a computed default
+    # Shown commented out in the example config, where the default is computed or empty.
+    example: Any = field(default=UNSET)
+
+    @property
+    def section(self) -> str:
+        """The TOML table holding the key ("" for the top level)."""
+        return self.key.rpartition(".")[0]
+
+    @property
+    def flag(self) -> str | None:
+        """The flag that names this setting in command-line errors (its long form)."""
+        return self.flags[-1] if self.flags else None
+
+    def default_value(self) -> Any:
+        """The default, computed now if it depends on the machine or the working directory."""
+        return self.default() if callable(self.default) else self.default
+
+
+S = Setting
+SECONDS = seconds()
+POSITIVE_SECONDS = seconds(zero_allowed=False)
+COUNT = integer(0)
+POSITIVE = integer(1)
+NAME = pattern(r"[\x21-\x7e]{1,64}", "up to 64 printable ASCII characters without spaces", optional=True)
+
+SETTINGS: tuple[Setting, ...] = (
+    S("port", "port", integer(0, 65535), 8000, flags=("port",), metavar="PORT",
+      help="TCP port for the listen addresses that name none, and for the default listener; "
+           "0 picks a free port."),
+    S("workers", "workers", POSITIVE, usable_cpus, flags=("--workers",), metavar="N",
+      default_doc="the number of CPUs this process may use", example=4,
+      help="Worker processes the master forks; each serves requests with its own threads."),
+    S("threads", "threads", POSITIVE, 8, flags=("--threads",), metavar="N",
+      help="Threads per worker that run handlers, one request each at a time."),
+    S("handler", "handler", HANDLER, STATIC_HANDLER, flags=("--handler",), metavar="MODULE:CLASS",
+      help="The request handler class, an http.server-compatible BaseHTTPRequestHandler subclass "
+           "imported by each worker. The default serves directory as static files."),
+    S("directory", "directory", DIRECTORY, ".", flags=("-d", "--directory"), metavar="DIR",
+      default_doc="the current directory", example="/srv/www",
+      help="Directory the built-in handlers serve; it must exist."),
+    S("protocol", "protocol", choice("HTTP/1.0", "HTTP/1.1"), "HTTP/1.1", flags=("-p", "--protocol"),
+      metavar="VERSION",
+      help="HTTP version the handler answers with; HTTP/1.1 keeps connections alive."),
+    S("cgi", "cgi", BOOLEAN, False, flags=("--cgi",),
+      help="Run CGI scripts found under /cgi-bin and /htbin (the built-in handler becomes "
+           f"{CGI_HANDLER.partition(':')[2]}); not allowed with a custom handler."),
+    S("content_type", "content_type", MEDIA_TYPE, "application/octet-stream", flags=("--content-type",),
+      metavar="TYPE",
+      help="Content-Type for files whose type cannot be guessed from their name."),
+    S("response_headers", "response_headers", HEADER_PAIRS, [], flags=("-H", "--header"),
+      metavar=("NAME", "VALUE"), example=[["X-Frame-Options", "DENY"]],
+      help="Headers added to every 200 response, as [name, value] pairs. --header may be "
+           "repeated; given on the command line, it replaces the file's list."),
+    S("user", "user", USER, "", flags=("--user",), metavar="NAME", example="www-data",
+      help="User the workers run as; switching to it needs the master to start as root."),
+    S("group", "group", GROUP, "", flags=("--group",), metavar="NAME", example="www-data",
+      help="Group the workers run as; by default the user's primary group."),
+    S("pidfile", "pidfile", OPTIONAL_FILE, "", flags=("--pidfile",), metavar="PATH",
+      example="/run/pyhttpd.pid",
+      help="File the master writes its process id to, and removes on exit."),
+    S("daemon", "daemon", BOOLEAN, False, flags=("--daemon",),
+      help="Detach from the terminal and run in the background (not under systemd, which "
+           "supervises the process itself)."),
+    S("name", "name", NAME, "", flags=("--name",), metavar="NAME", example="main",
+      help="Name shown in the process titles (ps, top), to tell several servers apart."),
+    S("idle_exit_after", "idle_exit_after", SECONDS, 0,
+      help="Exit after this many seconds without a connection, for systemd socket activation "
+           "to start the server again on demand; 0 never exits."),
+    S("listen", "listeners", LISTENERS, [{"address": "[::]"}], flags=("-b", "--bind"), metavar="ADDRESS",
+      default_doc="[::] (all IPv6 and IPv4 addresses) on port",
+      example=[{"address": "127.0.0.1:8080", "name": "http"}],
+      help="Where to listen, one [[listen]] table per socket: address is HOST, HOST:PORT, [IPv6], "
+           "[IPv6]:PORT or unix:/path (the socket's directory must exist); [::] also accepts IPv4. "
+           "The optional name matches a systemd socket's FileDescriptorName=. --bind may be "
+           "repeated; given on the command line, it replaces the file's list."),
+    # [timeouts]
+    S("timeouts.worker", "worker_timeout", SECONDS, 30, flags=("--timeout",), metavar="SECONDS",
+      help="A worker silent this long is killed (SIGABRT, then SIGKILL) and replaced; 0 never kills."),
+    S("timeouts.graceful", "graceful_timeout", SECONDS, 30, flags=("--graceful-timeout",),
+      metavar="SECONDS",
+      help="On TERM, or when a worker retires, how long requests in flight may take to finish "
+           "before they are cut; 0 cuts them at once."),
+    S("timeouts.keepalive", "keepalive_timeout", SECONDS, 5,
+      help="How long an idle keep-alive connection is kept open; 0 closes it after each response."),
+    S("timeouts.request_head", "request_head_timeout", POSITIVE_SECONDS, 10,
+      help="Time a client has to send a whole request head, from its first byte."),
+    S("timeouts.request_body", "request_body_timeout", POSITIVE_SECONDS, 30,
+      help="Time a client may pause while sending a request body (between bytes)."),
+    S("timeouts.request", "request_timeout", SECONDS, 0,
+      help="Deadline for a whole request, from its first byte to the end of the response; 0 is none."),
+    S("timeouts.worker_ready", "worker_ready_timeout", POSITIVE_SECONDS, 30,
+      help="A new worker must report ready within this on start or reload, or it is killed."),
+    # [limits]
+    S("limits.max_request_line_bytes", "max_request_line_bytes", POSITIVE, 8192,
+      help="Longest request line (method, target, version); longer ones are answered 414."),
+    S("limits.max_head_bytes", "max_head_bytes", POSITIVE, 65536,
+      help="Largest request head, request line and header fields together; larger is answered 431."),
+    S("limits.max_header_fields", "max_header_fields", POSITIVE, 100,
+      help="Most header fields in a request; more are answered 431."),
+    S("limits.max_body_bytes", "max_body_bytes", COUNT, 16 * 1024 * 1024,
+      help="Largest request body; larger is answered 413. 0 is no limit."),
+    S("limits.max_connections", "max_connections", POSITIVE, 1000,
+      help="Open connections per worker; a full worker stops accepting until one closes."),
+    S("limits.max_requests", "max_requests", COUNT, 0, flags=("--max-requests",), metavar="N",
+      help="Replace a worker after it has served this many requests (bounds slow leaks); 0 never."),
+    S("limits.max_requests_jitter", "max_requests_jitter", COUNT, 0, flags=("--max-requests-jitter",),
+      metavar="N",
+      help="Add a random 0..N to each worker's max_requests, so workers do not all restart at "
+           "once; needs max_requests."),
+    # [logs]
+    S("logs.access_log", "access_log", LOG_TARGET, "-", flags=("--access-log",), metavar="PATH",
+      help='Where each request is logged: a file, "-" for standard error, or "off".'),
+    S("logs.error_log", "error_log", LOG_TARGET, "-", flags=("--error-log",), metavar="PATH",
+      help='Where errors and server events are logged: a file, "-" for standard error, or "off".'),
+    S("logs.level", "log_level", choice("debug", "info", "warning", "error", "critical", fold_case=True),
+      "info", flags=("--log-level",), metavar="LEVEL",
+      help="Least severe error-log messages written."),
+    S("logs.directory", "log_directory", OPTIONAL_DIRECTORY, "", example="/var/log/pyhttpd",
+      help='Directory where --daemon writes access.log and error.log for the logs that are "-" '
+           "(a daemon has no standard error); without it, those logs are off under --daemon."),
+)
+
+BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
+SECTIONS: dict[str, str] = {  # TOML table -> what its keys are about
+    "timeouts": "Timeouts, in seconds.",
+    "limits": "Limits on what a client may send, and on each worker.",
+    "logs": "Logging.",
+}
