@@ -332,6 +332,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         has_body = self.command != "HEAD" and self._status not in _NO_BODY_STATUSES
         if has_body and not self._declared_length:
             self.close_connection = True
+        if getattr(self.server, "draining", False):  # a pyhttpd worker stopping gracefully
+            self.close_connection = True
         if self._declared_connection:
             return
         if self.close_connection and self.request_version >= "HTTP/1.1":

@@ -81,7 +81,7 @@ class RequestBody(io.BufferedIOBase):
     def readline(self, size: int | None = -1) -> bytes:
         if self.switched_to_raw:
             return self.source.readline(size)
-        if self._done or not self._ready_for_data():
+        if size == 0 or self._done or not self._ready_for_data():
             return b""
         limit = self._left if size is None or size < 0 else min(size, self._left)
         data = self.source.readline(limit)
@@ -136,17 +136,21 @@ class RequestBody(io.BufferedIOBase):
     def _read_trailers(self) -> None:
         budget = self.limits.max_trailer_bytes
         while True:
-            line = self._read_line(budget)
+            # A line longer than what is left of the budget is what makes the section too
+            # large, so it gets the section's 431, not the 400 of an overlong chunk-size line.
+            line = self._read_line(budget, status=431, detail="The trailer section is too large")
             budget -= len(line)
             if parse_trailer_line(line):
                 return
             if budget <= 0:
                 raise ProtocolError(431, "The trailer section is too large")
 
-    def _read_line(self, limit: int) -> bytes:
+    def _read_line(self, limit: int, *, status: int = 400,
+                   detail: str = "Chunk-size line too long") -> bytes:
+        """The next line of at most ``limit`` bytes; ProtocolError(status, detail) if longer."""
         line = self.source.readline(limit + 1)
         if not line:
             raise IncompleteBody()
         if len(line) > limit:
-            raise ProtocolError(400, "Chunk-size or trailer line too long")
+            raise ProtocolError(status, detail)
         return line

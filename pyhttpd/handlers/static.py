@@ -194,6 +194,8 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
         """
         connection = self._sendfile_socket(outputfile)
         if connection is not None and _is_regular_file(source):
+            if hasattr(outputfile, "sendfile"):  # a pyhttpd worker's wfile: sends in steps, stamping progress
+                return outputfile.sendfile(source, source.tell())
             outputfile.flush()
             return connection.sendfile(source, source.tell())
         return _copy_in_chunks(source, outputfile)

@@ -13,6 +13,9 @@ from .errors import ProtocolError
 from .limits import Limits
 from .request_head import FIELD_VALUE, parse_field_line
 
+# RFC 9110 5.6.3: OWS = *( SP / HTAB ), the only whitespace allowed around list elements
+OWS = " \t"
+
 NO_BODY = "none"
 CONTENT_LENGTH = "content-length"
 CHUNKED = "chunked"
@@ -55,9 +58,12 @@ def body_framing(version_info: tuple[int, int], fields: list[tuple[str, str]], l
 def _chunked_framing(version_info: tuple[int, int], values: list[str]) -> Framing:
     if version_info < (1, 1):
         raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-    codings = [coding.strip().lower() for value in values for coding in value.split(",")]
-    if "" in codings or codings[-1] != "chunked":
-        raise ProtocolError(400, "The final transfer coding must be chunked")
+    # OWS is only SP and HTAB (RFC 9110 5.6.3): str.strip() would also drop "\xa0" and "\x85"
+    # (obs-text, legal in a value), so "chunked\xa0" would pass for "chunked" here and not
+    # elsewhere.
+    codings = [coding.strip(OWS).lower() for value in values for coding in value.split(",")]
+    if "" in codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
+        raise ProtocolError(400, "Transfer-Encoding must end in chunked, once")
     if len(codings) > 1:
         raise ProtocolError(501, f"Unsupported transfer coding ({', '.join(codings[:-1])})")
     return Framing(CHUNKED)
@@ -65,7 +71,7 @@ def _chunked_framing(version_info: tuple[int, int], values: list[str]) -> Framin
 
 def _length_framing(values: list[str], limits: Limits) -> Framing:
     # RFC 9110 8.6 lets a recipient accept a list of identical values ("5, 5") as one.
-    lengths = {item.strip() for value in values for item in value.split(",")}
+    lengths = {item.strip(OWS) for value in values for item in value.split(",")}
     if len(lengths) != 1:
         raise ProtocolError(400, "Differing Content-Length values")
     (text,) = lengths
