@@ -1,9 +1,10 @@
-"""The command lines: ``pyhttpd`` (production defaults) and ``python -m pyhttpd.server``.
+"""The command lines: ``pyhttpd`` (the supervisor) and ``python -m pyhttpd.server``.
 
-Both take the flags of ``python -m http.server``. ``python -m pyhttpd.server`` keeps its
-defaults too (HTTP/1.0, the standard library's leniency); ``pyhttpd`` speaks HTTP/1.1,
-parses strictly (Host required, no HTTP/0.9), limits request bodies, times out idle
-connections and hides dotfiles.
+``pyhttpd`` is the production daemon: a master and its workers, configured by
+``pyhttpd.config`` (which also takes every flag of ``python -m http.server``).
+``python -m pyhttpd.server`` is the drop-in for ``python -m http.server``: one process, a
+thread per connection, the same flags and defaults (HTTP/1.0, the standard library's
+leniency).
 """
 
 import argparse
@@ -14,15 +15,11 @@ import socket
 import sys
 import threading
 
-from .protocol import Limits
 from .server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer, _best_family
-
-PRODUCTION_LIMITS = Limits(max_body_bytes=16 * 1024 * 1024)
-PRODUCTION_TIMEOUT_S = 15.0  # idle keep-alive and each blocking read or write
 
 
 def build_parser(prog: str, default_protocol: str) -> argparse.ArgumentParser:
-    """The argument parser shared by both command lines."""
+    """The argument parser of ``python -m http.server``'s command line."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a directory over HTTP.")
     parser.add_argument("port", nargs="?", type=int, default=8000,
                         help="port to listen on (default: %(default)s)")
@@ -41,7 +38,7 @@ def build_parser(prog: str, default_protocol: str) -> argparse.ArgumentParser:
     return parser
 
 
-def configured_handler(args: argparse.Namespace, production: bool) -> type:
+def configured_handler(args: argparse.Namespace) -> type:
     """A handler class carrying the command line's settings as class attributes."""
     base = CGIHTTPRequestHandler if args.cgi else SimpleHTTPRequestHandler
     settings = {
@@ -50,9 +47,6 @@ def configured_handler(args: argparse.Namespace, production: bool) -> type:
         "extra_response_headers": [tuple(pair) for pair in args.header],
         "default_content_type": args.content_type,
     }
-    if production:
-        settings.update(strict_protocol=True, limits=PRODUCTION_LIMITS, timeout=PRODUCTION_TIMEOUT_S,
-                        serve_dotfiles=False, disable_nagle_algorithm=True)
     return type(base.__name__, (base,), settings)
 
 
@@ -101,12 +95,10 @@ def serve(handler: type, bind: str | None, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``pyhttpd``: serve a directory with production defaults."""
-    args = build_parser("pyhttpd", "HTTP/1.1").parse_args(argv)
-    if not os.path.isdir(args.directory):
-        fail(f"directory not found: {args.directory}")
-    serve(configured_handler(args, production=True), args.bind, args.port)
-    return 0
+    """``pyhttpd``: the master process and its workers (``pyhttpd.daemon``)."""
+    from .daemon.main import main as daemon_main
+
+    return daemon_main(argv)
 
 
 def stdlib_main(argv: list[str] | None = None) -> int:
@@ -114,5 +106,5 @@ def stdlib_main(argv: list[str] | None = None) -> int:
     args = build_parser("python -m pyhttpd.server", "HTTP/1.0").parse_args(argv)
     if not os.path.isdir(args.directory):
         fail(f"directory not found: {args.directory}")
-    serve(configured_handler(args, production=False), args.bind, args.port)
+    serve(configured_handler(args), args.bind, args.port)
     return 0

@@ -1,0 +1,21 @@
+"""The master process: binds the listeners, starts workers, and keeps them serving.
+
+It knows sockets, processes, signals and the worker contract (pyhttpd.workers.contract);
+it never parses HTTP and never imports the user's handler. ``main.main`` is the entry
+point; ``supervisor.Supervisor.run`` the table of contents.
+
+    main.py            command line -> Config -> Supervisor; startup failures as one line
+    supervisor.py      the loop: signal queue, dispatch, housekeeping; stop and reload
+    fleet.py           the workers: keep the count, roll out a generation, crash backoff
+    generation.py      config -> checked generation (identity, handler check, listeners)
+    worker_handle.py   one worker: spawn / terminate / abort / kill / reap (verbs only)
+    worker_settings.py the WorkerSpec settings built from the Config
+    states.py          worker lifecycle states and their edges
+    liveness.py        is a worker hung? (its scoreboard)
+    backoff.py         respawn delays for workers that keep dying young
+    signal_queue.py    handlers enqueue, the loop waits and takes
+    sockets.py listener_set.py  binding before fork; endpoints kept across reloads
+    systemd.py         sd_listen_fds and sd_notify
+    pidfile.py daemonize.py privileges.py logfiles.py proctitle.py events.py handler_check.py
+                       one OS integration each
+"""

@@ -6,21 +6,33 @@ which runs the handler's ``handle_one_request`` (and any pipelined requests alre
 buffered) and hands the connection back through a queue and a wake-up pipe. The loop
 enforces the keep-alive and head timers, the connection cap (it stops accepting when
 full), the per-request deadline, and stamps the scoreboard heartbeat every tick.
+
+A connection that ends after a response is closed lingering: the loop shuts down its
+sending side and reads and drops what the client still sends, for up to ``LINGER_S``,
+before closing. Closing at once with client bytes unread makes the kernel send a reset,
+which can destroy the response the client has not read yet.
 """
 
+import errno
+import itertools
 import os
 import queue
 import selectors
 import socket
+import sys
 import time
+import traceback
 from collections.abc import Callable
 
-from .connection import BUSY, IDLE, READING_HEAD, Connection
+from .connection import BUSY, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
 from .contract import Scoreboard
 from .pool import ServingPool
 
-TICK_S = 0.5
+TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
 _ACCEPT_BATCH = 64
+LINGER_S = 2.0  # how long a closing connection's input is read and dropped (nginx: lingering_time)
+ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class ConnectionLoop:
@@ -38,8 +50,11 @@ class ConnectionLoop:
         self.connections: set[Connection] = set()
         self.returned: queue.SimpleQueue = queue.SimpleQueue()
         self.requests_served = 0
+        self._request_numbers = itertools.count(1)  # next() is atomic: threads number requests
         self.accepting = False
+        self.accept_paused_until = 0.0
         self.draining = False
+        self.retiring = False  # max_requests reached: answer with Connection: close, then drain
         self.stopped = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
@@ -48,15 +63,18 @@ class ConnectionLoop:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self, on_tick: Callable[[], None]) -> None:
-        """Serve until stopped, or until drained and idle. ``on_tick`` runs every pass."""
+        """Serve until stopped, or until drained and idle. ``on_tick`` runs every ``TICK_S``."""
         self._start_accepting()
         last_tick = 0.0
         while not self.stopped and not (self.draining and not self.connections):
-            for key, _ in self.selector.select(TICK_S):
+            # Wait no longer than until the next tick is due: a signal only wakes the select
+            # (through the wake-up fd), the tick is what acts on it, so it must come on time.
+            timeout = max(0.0, last_tick + TICK_S - time.monotonic())
+            for key, _ in self.selector.select(timeout):
                 self._on_ready(key)
             self._take_back_returned()
             now = time.monotonic()
-            if now - last_tick >= TICK_S / 2:
+            if now - last_tick >= TICK_S:
                 last_tick = now
                 self._expire(now)
                 self.scoreboard.beat(len(self.connections), self.requests_served)
@@ -70,21 +88,40 @@ class ConnectionLoop:
             pass
 
     def drain(self) -> None:
-        """Stop accepting, close idle connections, let requests in flight finish."""
+        """Stop accepting, close idle keep-alive connections, let requests in flight finish.
+
+        A connection that has not had its first request yet, or is receiving a request head,
+        is not idle: it is served (with ``Connection: close``) if its head arrives within its
+        timer. Closing it would drop a request the client has sent or is about to send on a
+        connection it has no reason to think stale, and clients retry only on reused ones.
+        """
         self.draining = True
         self._stop_accepting(close=True)
         for conn in list(self.connections):
-            if conn.state != BUSY:
+            # A kept-alive connection with no byte of a next request; lingering ones end alone.
+            if conn.state == IDLE and conn.requests and not conn.reader.buffered():
                 self._close(conn)
+
+    @property
+    def closing_connections(self) -> bool:
+        """True when responses must end their connection: draining, or max_requests reached."""
+        return self.draining or self.retiring
 
     def stop(self) -> None:
         """Leave the loop at once."""
         self.stopped = True
 
     def close(self, timeout: float) -> None:
-        """Close every connection and end the serving threads (waiting up to ``timeout``)."""
+        """Cut every connection and end the serving threads, waiting up to ``timeout`` in all.
+
+        A busy connection is only interrupted: its thread may still be in a handler, and
+        the process is about to exit anyway.
+        """
         for conn in list(self.connections):
-            self._close(conn)
+            if conn.state in (QUEUED, BUSY):
+                conn.interrupt()
+            else:
+                self._close(conn)
         self.pool.shutdown(timeout)
 
     # -- events --------------------------------------------------------------------------------
@@ -106,6 +143,9 @@ class ConnectionLoop:
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(_ACCEPT_BATCH):
+            if self.retiring:  # about to drain: leave new connections to the other workers
+                self._stop_accepting(close=False)
+                return
             if len(self.connections) >= self.max_connections:
                 self._stop_accepting(close=False)
                 return
@@ -113,21 +153,31 @@ class ConnectionLoop:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # ECONNABORTED, EMFILE...: try again on the next event
-                return
+            except OSError as error:
+                if error.errno in _OUT_OF_RESOURCES:
+                    # The connection stays in the backlog and the listener stays readable: left
+                    # registered, the loop would spin on it. Pause until fds may be free again.
+                    self._stop_accepting(close=False)
+                    self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
+                return  # ECONNABORTED and the like: try again on the next event
             sock.setblocking(False)
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, address)
             try:
                 conn.handler = self.make_handler(conn, listener)
-            except Exception:
+            except Exception as error:  # the user's handler class cannot even be built
+                _log_escaped(conn, error)
                 conn.close()
                 continue
             self.connections.add(conn)
             self.selector.register(sock, selectors.EVENT_READ, conn)
 
     def _on_readable(self, conn: Connection) -> None:
+        if conn.state == LINGERING:
+            if not conn.drop_input():
+                self._close(conn)
+            return
         if not conn.reader.fill_available():
             self._close(conn)
             return
@@ -139,7 +189,7 @@ class ConnectionLoop:
             self._hand_to_pool(conn)
 
     def _hand_to_pool(self, conn: Connection) -> None:
-        conn.enter(BUSY)
+        conn.enter(QUEUED)
         self.pool.submit(conn)
 
     def _take_back_returned(self) -> None:
@@ -148,25 +198,26 @@ class ConnectionLoop:
                 conn, keep = self.returned.get_nowait()
             except queue.Empty:
                 break
-            if not keep or self.draining:
-                self._close(conn)
+            if not keep or self.closing_connections:
+                self._linger(conn)
                 continue
             conn.enter(IDLE)
             self.selector.register(conn.sock, selectors.EVENT_READ, conn)
-        if self.max_requests and self.requests_served >= self.max_requests and not self.draining:
+        if self.retiring and not self.draining:
             self.drain()
-        elif not self.accepting and not self.draining and len(self.connections) < self.max_connections:
+        elif (not self.accepting and not self.draining and len(self.connections) < self.max_connections
+              and time.monotonic() >= self.accept_paused_until):
             self._start_accepting()
 
     def _expire(self, now: float) -> None:
         limits = {IDLE: self.timeouts["keepalive"], READING_HEAD: self.timeouts["request_head"],
-                  BUSY: self.timeouts["request"]}
+                  QUEUED: 0, BUSY: self.timeouts["request"], LINGERING: LINGER_S}
         for conn in list(self.connections):
             limit = limits[conn.state]
             if not limit or now - conn.since <= limit:
                 continue
             if conn.state == BUSY:  # the handler's next read or write fails, freeing its thread
-                conn.close()
+                conn.interrupt()
             else:
                 self._close(conn)
 
@@ -181,8 +232,11 @@ class ConnectionLoop:
             keep = self._serve_buffered_requests(conn, slot)
             if keep:
                 conn.sock.setblocking(False)
-        except Exception:  # the handler stack answers what it can; anything left ends the connection
+        except OSError:  # the client is gone or too slow
             keep = False
+        except Exception as error:  # the handler stack answers what it can; anything left ends the connection
+            keep = False
+            _log_escaped(conn, error)
         finally:
             self.scoreboard.end_request(slot)
             self.returned.put((conn, keep))
@@ -193,10 +247,15 @@ class ConnectionLoop:
         while True:
             method, target = conn.first_request_line()
             self.scoreboard.start_request(slot, method, target, conn.client())
+            # The request deadline runs from here, not from the hand-over: time spent queued
+            # for a free thread is not the handler's, and each pipelined request gets its own.
+            conn.enter(BUSY)
+            if self.max_requests and next(self._request_numbers) >= self.max_requests:
+                self.retiring = True  # set before the response head, so it says Connection: close
             handler.handle_one_request()
             conn.requests += 1
             self.requests_served += 1
-            if handler.close_connection or self.draining:
+            if handler.close_connection or self.closing_connections:
                 return False
             if not conn.reader.has_complete_head():
                 return True
@@ -220,11 +279,39 @@ class ConnectionLoop:
                 listener.close()
             self.listeners = []
 
+    def _linger(self, conn: Connection) -> None:
+        """Close ``conn``, back from a thread, without losing its last response to a reset.
+
+        Shuts down our sending side (the client reads the response, then end of input),
+        then parks the connection in the selector: ``_on_readable`` drops what arrives and
+        closes at the client's end of input, ``_expire`` after ``LINGER_S``. No thread waits.
+        """
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:  # already reset or interrupted: nothing left to deliver
+            self._close(conn)
+            return
+        conn.enter(LINGERING)
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+
     def _close(self, conn: Connection) -> None:
-        if conn.state != BUSY:
+        if conn.state not in (QUEUED, BUSY):  # else the loop unregistered it at the hand-over
             try:
                 self.selector.unregister(conn.sock)
             except (KeyError, ValueError):
                 pass
         self.connections.discard(conn)
         conn.close()
+
+
+def _log_escaped(conn: Connection, error: Exception) -> None:
+    """One stderr line for an exception that escaped the handler stack (a bug, not the client's).
+
+    Without it the connection would just close, and nobody could tell why.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    message = " ".join(str(error).split())
+    sys.stderr.write(f"pyhttpd worker: connection from {conn.client()} ended by "
+                     f"{type(error).__name__}: {message}{place}\n")

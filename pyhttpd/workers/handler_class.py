@@ -30,8 +30,10 @@ def load_handler(spec: str | None, cgi: bool = False) -> type:
         raise HandlerLoadError(f"handler {spec!r}: expected 'package.module:ClassName'")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # any failure of user code at import time
-        raise HandlerLoadError(f"handler {spec!r}: import failed: {type(error).__name__}: {error}") from None
+    except (Exception, SystemExit) as error:  # any failure of user code at import, sys.exit() too
+        # One line whatever the exception says: the master logs it, --check-handler prints it.
+        detail = " ".join(str(error).split())
+        raise HandlerLoadError(f"handler {spec!r}: import failed: {type(error).__name__}: {detail}") from None
     handler = getattr(module, class_name, None)
     if not isinstance(handler, type):
         raise HandlerLoadError(f"handler {spec!r}: module {module_name} has no class {class_name}")

@@ -2,6 +2,7 @@
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 
@@ -27,11 +28,16 @@ class ServingPool:
         self._queue.put(item)
 
     def shutdown(self, timeout: float) -> bool:
-        """Stop the threads after the queued work; True if all ended within ``timeout``."""
+        """Stop the threads after the queued work; True if all ended within ``timeout``.
+
+        ``timeout`` bounds the whole wait, not each thread's: a stopping worker's exit
+        time must not grow with its thread count.
+        """
         for _ in self._threads:
             self._queue.put(None)
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
     def _run(self, slot: int) -> None:

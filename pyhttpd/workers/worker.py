@@ -20,6 +20,7 @@ from .handler_class import configure, driven, load_handler
 
 _GRACEFUL = signal.SIGTERM
 _FAST = (signal.SIGINT, signal.SIGQUIT)
+_EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are cut
 
 
 class WorkerServer:
@@ -38,8 +39,8 @@ class WorkerServer:
 
     @property
     def draining(self) -> bool:
-        """True while the worker stops: responses then carry ``Connection: close``."""
-        return self._loop_state.draining
+        """True while responses must carry ``Connection: close``: stopping, or max_requests served."""
+        return self._loop_state.closing_connections
 
     def streams_for(self, sock: socket.socket):
         """(rfile, wfile) of the connection whose handler is being created."""
@@ -65,7 +66,10 @@ class Worker:
         self._load()
         self._report(EVENT_READY)
         self.loop.run(self._on_tick)
-        self.loop.close(self.settings["timeouts"]["graceful"])
+        # The loop ends drained (threads idle), on a fast stop, or with the graceful time spent:
+        # then what is still in flight is cut. A handler that does not return is not waited
+        # for beyond a moment: its thread is a daemon and dies with the process.
+        self.loop.close(_EXIT_WAIT_S)
         return 0
 
     def _install_signal_flags(self) -> None:
@@ -93,7 +97,7 @@ class Worker:
         server = self.servers[listener]
         server._connecting = conn
         try:
-            return self.handler_class(conn.sock, conn.address, server)
+            return self.handler_class(conn.sock, conn.client_address, server)
         finally:
             server._connecting = None
 

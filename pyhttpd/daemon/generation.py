@@ -1,0 +1,60 @@
+"""A generation: one config's workers, and how a config becomes one (at start and on HUP).
+
+Everything that can fail is done here, before any worker changes: the config is read and
+checked, the worker identity resolved, the handler imported by a throw-away interpreter,
+and new listeners bound. Any failure raises and leaves the running generation untouched.
+"""
+
+from dataclasses import dataclass
+
+from ..config import Config, ConfigError, load_config
+from .handler_check import HandlerCheckFailed, check_handler
+from .listener_set import ListenerSet
+from .privileges import Credentials, PrivilegeError, ensure_can_switch, resolve_credentials
+from .sockets import BoundListener, ListenError
+from .worker_handle import WORKER_COMMAND
+from .worker_settings import handler_spec
+
+# What can refuse a generation; str() of each is one readable line.
+GENERATION_ERRORS = (ConfigError, PrivilegeError, HandlerCheckFailed, ListenError)
+
+
+@dataclass
+class Generation:
+    """One config's workers: its number, the config, its bound listeners, who workers run as."""
+
+    number: int
+    config: Config
+    listeners: list[BoundListener]
+    credentials: Credentials | None
+
+
+def check_identity(config: Config) -> Credentials | None:
+    """The worker identity ``config`` asks for; raises PrivilegeError if we cannot assume it."""
+    credentials = resolve_credentials(config.user, config.group)
+    ensure_can_switch(credentials)
+    return credentials
+
+
+def build_generation(config: Config, number: int, listener_set: ListenerSet,
+                     command: tuple[str, ...] = WORKER_COMMAND) -> Generation:
+    """Generation ``number`` for ``config``: identity checked, handler checked, listeners bound.
+
+    Raises one of GENERATION_ERRORS; on failure nothing new stays bound.
+    """
+    credentials = check_identity(config)
+    # The built-in handler needs no check, unless workers run as another user: then the
+    # check also proves that this user can run the interpreter and import pyhttpd.
+    handler = handler_spec(config) or (config.handler if credentials else None)
+    check_handler(handler, credentials, config.worker_ready_timeout, command)
+    listeners = listener_set.bind(config.listeners)
+    return Generation(number, config, listeners, credentials)
+
+
+def reload_generation(argv: list[str], number: int, listener_set: ListenerSet,
+                      command: tuple[str, ...] = WORKER_COMMAND) -> Generation:
+    """Read the config again from the original command line and build generation ``number``.
+
+    Raises one of GENERATION_ERRORS.
+    """
+    return build_generation(load_config(argv), number, listener_set, command)

@@ -1,0 +1,255 @@
+"""The master: bind, start workers, and keep them serving until told to stop.
+
+``Supervisor.run`` is the table of contents. The loop is one rule: wait (for a signal, a
+status line or the tick), act on the queued signals, then do the fixed housekeeping of
+``Fleet.maintain``. Signal handlers only enqueue (signal_queue.py); docs/signals.md has the
+table of what each signal does.
+"""
+
+import signal
+
+from ..config import Config
+from .daemonize import detach
+from .events import ERROR, WARNING, log_event
+from .fleet import Fleet
+from .generation import GENERATION_ERRORS, Generation, build_generation, reload_generation
+from .listener_set import ListenerSet
+from .logfiles import log_targets, point_stderr_at, reopen_stderr
+from .pidfile import Pidfile
+from .proctitle import master_title, set_title
+from .signal_queue import SignalQueue
+from .sockets import DEFAULT_BACKLOG, BoundListener
+from .worker_handle import WORKER_COMMAND
+
+TICK_S = 0.25  # housekeeping cadence when nothing happens: heartbeats, deadlines, backoff
+FAST_STOP_GRACE_S = 2.0  # after INT/QUIT, time for workers to close before SIGKILL
+_RESTART_ONLY = ("pidfile", "daemon", "error_log", "log_directory")  # the master's own settings
+
+
+class Supervisor:
+    """The master process for ``config``; ``argv`` is read again on every reload."""
+
+    def __init__(self, config: Config, argv: list[str], command: tuple[str, ...] = WORKER_COMMAND) -> None:
+        self.config = config  # the current generation's; follows reloads
+        self.started_with = config  # for what only a restart changes: pidfile, daemon, master log
+        self.argv = list(argv)
+        self.command = command
+        self.listener_set = ListenerSet(DEFAULT_BACKLOG)
+        self.pidfile = Pidfile(config.pidfile) if config.pidfile else None
+        self.signals: SignalQueue | None = None
+        self.fleet: Fleet | None = None
+        self.stopping = False
+        self.reload_pending = False
+        self.awaiting_logs: set[int] | None = None  # workers yet to answer USR1
+        self.last_generation = 1
+        self.title = ""
+
+    def run(self) -> int:
+        """Serve until TERM, INT or QUIT; returns 0. Raises before any worker starts if the
+        listeners, pidfile, worker identity or handler are unusable (one of
+        GENERATION_ERRORS, PidfileLocked or OSError; str() is one line)."""
+        generation = self.bind_and_detach()
+        try:
+            self.spawn_generation(generation)
+            self.notify_ready()
+            self.serve_until_stopped()
+            self.drain()
+        finally:
+            self.release()
+        return 0
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def bind_and_detach(self) -> Generation:
+        """Check everything, bind the listeners, detach if --daemon, take the pidfile, log where
+        we listen. Failures here raise (main prints one line); nothing is left bound."""
+        if self.pidfile:
+            self.pidfile.acquire()  # a second instance stops here, naming the first's PID
+        try:
+            generation = build_generation(self.config, 1, self.listener_set, self.command)
+            if self.config.daemon:
+                self._become_daemon()
+            else:
+                point_stderr_at(log_targets(self.config)[1])
+        except BaseException:
+            self.listener_set.close_all()
+            if self.pidfile:
+                self.pidfile.release()
+            raise
+        log_event("start", generation=1, workers=self.config.workers, daemon=self.config.daemon,
+                  pidfile=self.config.pidfile, user=self.config.user, name=self.config.name)
+        _log_listening(generation.listeners)
+        return generation
+
+    def spawn_generation(self, generation: Generation) -> None:
+        """Install the signal queue and start the first generation's workers."""
+        self.signals = SignalQueue()
+        self.signals.install()
+        self.fleet = Fleet(generation, self.config.workers, self.command)
+        self.one_pass(timeout_s=0)
+
+    def notify_ready(self) -> None:
+        """Run the loop until every worker of the first generation is ready, then say so."""
+        while not self.stopping and self.fleet.ready_count() < self.fleet.target:
+            self.one_pass()
+        if not self.stopping:
+            log_event("ready", generation=self.fleet.current.number, workers=self.fleet.ready_count())
+
+    def serve_until_stopped(self) -> None:
+        """The loop, until a stop signal."""
+        while not self.stopping:
+            self.one_pass()
+
+    def drain(self) -> None:
+        """Passes of the loop until every worker has exited (or been killed at its deadline)."""
+        while not self.fleet.is_empty():
+            self.one_pass()
+
+    def release(self) -> None:
+        """Kill what is left (only after a crash of the master itself), close the listeners,
+        remove the pidfile, restore signal handlers, log "stop"."""
+        if self.fleet is not None:
+            for handle in self.fleet.handles:
+                handle.kill()
+        self.listener_set.close_all()
+        if self.pidfile:
+            self.pidfile.release()
+        if self.signals is not None:
+            self.signals.uninstall()
+        log_event("stop")
+
+    # -- one pass of the loop --------------------------------------------------------------------
+
+    def one_pass(self, timeout_s: float = TICK_S) -> None:
+        """Wait for a signal, a status line or the tick; dispatch signals; housekeeping."""
+        self.signals.wait(timeout_s, self.fleet.status_fds())
+        for signum in self.signals.take():
+            self.dispatch(signum)
+        answered = {h.pid for h, message in self.fleet.maintain() if message.get("event") == "logs_reopened"}
+        if self.awaiting_logs is not None:
+            self.awaiting_logs &= {h.pid for h in self.fleet.handles}  # the dead answer no more
+            self.awaiting_logs -= answered
+            self._log_if_logs_reopened()
+        if not self.fleet.is_rolling_out():
+            self._after_rollout()
+        self._refresh_title()
+
+    def dispatch(self, signum: int) -> None:
+        """Act on one signal (see docs/signals.md)."""
+        {
+            signal.SIGTERM: self.handle_term, signal.SIGINT: self.handle_fast_stop,
+            signal.SIGQUIT: self.handle_fast_stop, signal.SIGHUP: self.handle_hup,
+            signal.SIGTTIN: self.handle_ttin, signal.SIGTTOU: self.handle_ttou,
+            signal.SIGUSR1: self.handle_usr1, signal.SIGCHLD: self.handle_chld,
+        }[signum]()
+
+    # -- signal handlers (called from the loop, never from signal context) -----------------------
+
+    def handle_term(self) -> None:
+        """Graceful stop: workers finish in-flight requests, SIGKILL after ``graceful_timeout``."""
+        if not self.stopping:
+            self._stop(fast=False, grace_s=self.fleet.current.config.graceful_timeout)
+
+    def handle_fast_stop(self) -> None:
+        """INT/QUIT: workers close connections now; SIGKILL after a short grace."""
+        self._stop(fast=True, grace_s=FAST_STOP_GRACE_S)
+
+    def handle_hup(self) -> None:
+        """Safe reload: check the new config and handler, then replace workers one by one."""
+        if self.stopping:
+            return
+        if self.fleet.is_rolling_out():
+            self.reload_pending = True  # done once the rollout in progress has settled
+            log_event("reload_deferred", reason="a reload is in progress")
+            return
+        self.last_generation += 1
+        number = self.last_generation
+        log_event("reload_begin", generation=number)
+        try:
+            generation = reload_generation(self.argv, number, self.listener_set, self.command)
+        except GENERATION_ERRORS as error:
+            log_event("reload_failed", ERROR, generation=number, reason=str(error),
+                      serving_generation=self.fleet.current.number)
+            return
+        serving = {listener.sock for listener in self.fleet.current.listeners}
+        _log_listening([bound for bound in generation.listeners if bound.sock not in serving])
+        self._warn_restart_only(generation.config)
+        # The count follows ``workers`` when that setting changed; else a TTIN/TTOU change stays.
+        workers = generation.config.workers
+        keep = workers == self.fleet.current.config.workers
+        self.fleet.roll_out(generation, self.fleet.target if keep else workers)
+
+    def handle_ttin(self) -> None:
+        """One worker more."""
+        if not self.stopping:
+            log_event("workers_target", target=self.fleet.resize(+1), reason="TTIN")
+
+    def handle_ttou(self) -> None:
+        """One worker fewer, never below one."""
+        if not self.stopping:
+            log_event("workers_target", target=self.fleet.resize(-1), reason="TTOU")
+
+    def handle_usr1(self) -> None:
+        """Reopen the master's log file, and ask every worker to reopen theirs."""
+        target = log_targets(self.started_with)[1]
+        try:
+            reopened = reopen_stderr(target, also_stdout=self.started_with.daemon)
+        except OSError as error:
+            log_event("log_reopen_failed", ERROR, path=target, error=str(error))
+        else:
+            log_event("master_log_reopened", path=target if reopened else None)
+        self.awaiting_logs = self.fleet.reopen_logs()
+        self._log_if_logs_reopened()
+
+    def handle_chld(self) -> None:
+        """A child exited: nothing to do here, reaping is part of the housekeeping that follows."""
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _become_daemon(self) -> None:
+        if self.pidfile:
+            self.pidfile.release()  # taken again below, so that it names the daemon's PID
+        detach(self.listener_set.fds())
+        point_stderr_at(log_targets(self.config)[1], also_stdout=True)
+        if self.pidfile:
+            self.pidfile.acquire()
+
+    def _stop(self, fast: bool, grace_s: float) -> None:
+        self.stopping = True
+        log_event("stopping", mode="fast" if fast else "graceful", grace_s=grace_s,
+                  workers=len(self.fleet.handles))
+        self.fleet.stop(fast, grace_s)  # workers are told first, then the master lets go
+        self.listener_set.close_all()
+
+    def _after_rollout(self) -> None:
+        if not any(h.generation != self.fleet.current.number for h in self.fleet.handles):
+            for closed in self.listener_set.keep_only(self.fleet.current.config.listeners):
+                log_event("listener_closed", address=closed.address)
+        self.config = self.fleet.current.config
+        if self.reload_pending and not self.stopping:
+            self.reload_pending = False
+            self.handle_hup()
+
+    def _log_if_logs_reopened(self) -> None:
+        if self.awaiting_logs is not None and not self.awaiting_logs:
+            self.awaiting_logs = None
+            log_event("logs_reopened", workers=len(self.fleet.handles))
+
+    def _warn_restart_only(self, new: Config) -> None:
+        changed = [key for key in _RESTART_ONLY if getattr(new, key) != getattr(self.started_with, key)]
+        if changed:
+            log_event("reload_needs_restart", WARNING, settings=changed,
+                      note="the master keeps its old values for these until a restart")
+
+    def _refresh_title(self) -> None:
+        title = master_title(self.config.name, self.fleet.current.number, self.fleet.ready_count(),
+                             self.fleet.target)
+        if title != self.title:
+            self.title = title
+            set_title(title)
+
+
+def _log_listening(listeners: list[BoundListener]) -> None:
+    for listener in listeners:
+        log_event("listening", address=listener.address, kind=listener.kind, name=listener.name,
+                  port=listener.port, fd=listener.fileno())

@@ -1,0 +1,75 @@
+"""The ``settings`` of a WorkerSpec, built from the Config: what one worker needs to serve.
+
+The master computes the values that differ between workers (``max_requests`` with its
+jitter) so a worker never needs the whole Config, nor randomness of its own.
+"""
+
+import random
+from dataclasses import asdict
+
+from ..config import Config
+from ..config_table import CGI_HANDLER, STATIC_HANDLER
+from .logfiles import log_targets
+
+# The built-in handlers are sent as null: the worker picks the static or the CGI one from
+# the ``cgi`` setting.
+_BUILT_IN_HANDLERS = (None, "", STATIC_HANDLER, CGI_HANDLER)
+
+
+def worker_settings(config: Config, worker_index: int, rng: random.Random | None = None) -> dict:
+    """The settings dict for worker ``worker_index`` (JSON-serialisable).
+
+    ``worker_index`` seeds nothing today (each worker draws its own jitter from ``rng``); it
+    is the hook for per-worker settings.
+
+    Keys (the worker reads exactly these):
+
+    - ``handler``: "module:Class", or None for the built-in static/CGI handler
+    - ``directory``, ``protocol``, ``cgi``, ``content_type``
+    - ``response_headers``: [[name, value], ...]
+    - ``threads``, ``max_connections``
+    - ``max_requests``: this worker's limit with jitter applied; 0 means never recycle
+    - ``timeouts``: {keepalive, request_head, request_body, request, graceful} in seconds
+      (request 0: no deadline)
+    - ``limits``: every field of ``pyhttpd.protocol.Limits`` (max_body_bytes None: no limit)
+    - ``name``: the server's name for process titles ("" when unset)
+    - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
+    """
+    access_log, error_log = log_targets(config)
+    return {
+        "handler": handler_spec(config),
+        "directory": config.directory,
+        "protocol": config.protocol,
+        "cgi": bool(config.cgi),
+        "content_type": config.content_type,
+        "response_headers": [[name, value] for name, value in config.response_headers],
+        "threads": config.threads,
+        "max_connections": config.max_connections,
+        "max_requests": jittered_max_requests(config.max_requests, config.max_requests_jitter, rng),
+        "timeouts": {
+            "keepalive": config.keepalive_timeout,
+            "request_head": config.request_head_timeout,
+            "request_body": config.request_body_timeout,
+            "request": config.request_timeout,
+            "graceful": config.graceful_timeout,
+        },
+        "limits": asdict(config.limits()),
+        "name": config.name or "",
+        "logs": {"access_log": access_log, "error_log": error_log, "level": config.log_level},
+    }
+
+
+def handler_spec(config: Config) -> str | None:
+    """The handler to import, "module:Class", or None for the built-in static/CGI handler."""
+    return None if config.handler in _BUILT_IN_HANDLERS else config.handler
+
+
+def jittered_max_requests(max_requests: int, jitter: int, rng: random.Random | None = None) -> int:
+    """``max_requests`` plus a random 0..``jitter`` (0 stays 0: never recycle).
+
+    The jitter spreads the recycling of workers started together, so they do not all
+    restart in the same second (gunicorn's ``max_requests_jitter``).
+    """
+    if max_requests <= 0:
+        return 0
+    return max_requests + (rng or random).randint(0, max(0, jitter))

@@ -1,0 +1,33 @@
+"""The handler the master tests run in real workers.
+
+GET /anything answers {"pid": worker pid, "path": ...}; /sleep?s=N answers after N seconds;
+/forever never answers (a hung request, for the liveness timeout).
+"""
+
+import json
+import os
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from pyhttpd.server import BaseHTTPRequestHandler
+
+
+class App(BaseHTTPRequestHandler):
+    """Answers with the worker's PID; can be slow or hang on request."""
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        if url.path == "/sleep":
+            time.sleep(float(parse_qs(url.query)["s"][0]))
+        elif url.path == "/forever":
+            threading.Event().wait()
+        body = json.dumps({"pid": os.getpid(), "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass

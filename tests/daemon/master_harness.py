@@ -1,0 +1,149 @@
+"""Run the real master (``python -m pyhttpd.daemon``) with real workers, on 127.0.0.1 only.
+
+``Master`` starts the master in its own session with stderr piped; a thread collects its
+JSON log lines, so a test waits for an event ("listening", "ready", "worker_exited" ...)
+with a deadline instead of polling a port. ``kill_session`` (the fixture's teardown) kills
+the whole session, master and workers, by its process group id: no test leaves a process
+behind.
+
+    master = start_master(["--workers", "2"])
+    status, headers, body = get(master.port, "/index.txt")
+"""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+EVENT_TIMEOUT_S = 15.0
+
+
+class Master:
+    """A running master process and the events it has logged so far."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "pyhttpd.daemon", *args], cwd=cwd, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.pid = self.proc.pid
+        self.lines: list[str] = []
+        self.events: list[dict] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._changed:
+                self.lines.append(line)
+                if line.startswith("{"):
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        event = None
+                    if isinstance(event, dict):
+                        event["_received"] = time.monotonic()  # when the test saw it
+                        self.events.append(event)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """A position in the event list: ``wait_for(..., since=mark)`` looks only after it."""
+        with self._changed:
+            return len(self.events)
+
+    def find(self, event: str, since: int = 0, **match) -> list[dict]:
+        """Events named ``event`` (after ``since``) whose fields equal ``match``."""
+        with self._changed:
+            return [e for e in self.events[since:] if e.get("event") == event
+                    and all(e.get(key) == value for key, value in match.items())]
+
+    def wait_for(self, event: str, timeout: float = EVENT_TIMEOUT_S, since: int = 0, count: int = 1,
+                 **match) -> dict:
+        """The ``count``-th event named ``event`` after ``since`` matching ``match``; fails the
+        test with the log tail if it does not come within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = self.find(event, since, **match)
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    tail = "\n".join(self.lines[-25:])
+                    pytest.fail(f"no {event!r} {match or ''} (x{count}) within {timeout}s; log tail:\n{tail}")
+                self._changed.wait(min(left, 0.5))
+
+    @property
+    def port(self) -> int:
+        """The port of the first listener (from its "listening" line)."""
+        return self.wait_for("listening")["port"]
+
+    # -- the process -----------------------------------------------------------------------------
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"master still running after {timeout}s; log tail:\n" + "\n".join(self.lines[-25:]))
+
+    def workers(self) -> dict[int, str]:
+        """The master's children as ``ps`` shows them: {pid: title}."""
+        out = subprocess.run(["ps", "--ppid", str(self.pid), "-o", "pid=,args="], capture_output=True,
+                             text=True, timeout=5).stdout
+        rows = (line.strip().split(None, 1) for line in out.splitlines() if line.strip())
+        return {int(pid): title for pid, title in rows if title.startswith("pyhttpd: worker")}
+
+    def title(self) -> str:
+        return subprocess.run(["ps", "-p", str(self.pid), "-o", "args="], capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+
+    def kill_session(self) -> None:
+        """SIGKILL the master's whole session (its process group), then collect the master."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def master_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the master: this directory's handler modules importable."""
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
+def write_config(path: Path, text: str) -> str:
+    """Write a TOML config (quick settings for tests first) and return its path."""
+    path.write_text(text)
+    return str(path)
+
+
+def get(port: int, path: str = "/", timeout: float = 5.0, host: str = "127.0.0.1"):
+    """One GET on a fresh connection: (status, headers as a dict, body)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()

@@ -1,0 +1,281 @@
+"""The master end to end: real master, real workers, real requests on 127.0.0.1.
+
+Readiness is known from the master's JSON log lines ("listening", "ready"), never by
+connect-polling; every wait has a deadline.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from master_harness import get, write_config
+
+
+def base_config(tmp_path, extra: str = "", workers: int = 2, handler: str = "master_app:App",
+                graceful: float = 10) -> str:
+    """A config for the test handler on 127.0.0.1, a free port, short timers."""
+    return write_config(tmp_path / "pyhttpd.toml", f"""
+workers = {workers}
+threads = 4
+handler = "{handler}"
+name = "t"
+[[listen]]
+address = "127.0.0.1:0"
+[logs]
+access_log = "off"
+[timeouts]
+worker_ready = 10
+graceful = {graceful}
+{extra}
+""")
+
+
+def start_ready(start_master, args):
+    master = start_master(args)
+    master.wait_for("ready")
+    return master
+
+
+class Load:
+    """Client threads sending GETs on fresh connections until stopped; every result kept."""
+
+    def __init__(self, port: int, path: str, clients: int) -> None:
+        self.port, self.path = port, path
+        self.results: list[tuple[float, float, object]] = []  # (start, end, pid or exception)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                status, headers, body = get(self.port, self.path, timeout=10)
+                outcome = json.loads(body)["pid"] if status == 200 else RuntimeError(status)
+            except (OSError, ValueError) as error:
+                outcome = error
+            with self._lock:
+                self.results.append((started, time.monotonic(), outcome))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(15)
+
+    def failures(self) -> list[tuple[float, float, object]]:
+        return [r for r in self.results if isinstance(r[2], BaseException)]
+
+
+def test_start_serve_titles_and_graceful_stop(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    listening = master.wait_for("listening")
+    assert listening["address"] == f"127.0.0.1:{listening['port']}"
+    status, _, body = get(master.port, "/hello")
+    assert status == 200 and json.loads(body)["path"] == "/hello"
+    assert master.title() == "pyhttpd: master [t] gen=1 workers=2/2"
+    titles = sorted(master.workers().values())
+    assert len(titles) == 2 and all(t.startswith("pyhttpd: worker [t] ") and "gen=1" in t for t in titles)
+    master.signal(signal.SIGTERM)
+    assert master.wait_exit(10) == 0
+    assert master.find("stop")
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        done = subprocess.run([sys.executable, "-m", "pyhttpd.daemon", "-b", "127.0.0.1", str(port),
+                               "-d", str(tmp_path)], capture_output=True, text=True, timeout=20)
+    finally:
+        busy.close()
+    assert done.returncode == 1
+    assert done.stderr == f"pyhttpd: cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+def test_ttin_and_ttou_change_the_worker_count(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    mark = master.mark()
+    master.signal(signal.SIGTTIN)
+    master.wait_for("worker_ready", since=mark)
+    assert len(master.workers()) == 3
+    assert master.title() == "pyhttpd: master [t] gen=1 workers=3/3"
+    mark = master.mark()
+    for _ in range(3):  # 3 -> 2 -> 1 -> still 1
+        master.signal(signal.SIGTTOU)
+        time.sleep(0.1)
+    master.wait_for("worker_exited", since=mark, count=2)
+    assert [e["target"] for e in master.find("workers_target", since=mark)] == [2, 1, 1]
+    assert len(master.workers()) == 1
+    assert get(master.port, "/")[0] == 200
+
+
+def test_usr1_is_forwarded_and_answers_are_counted(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    mark = master.mark()
+    master.signal(signal.SIGUSR1)
+    assert master.wait_for("logs_reopened", since=mark)["workers"] == 2
+
+
+def test_max_requests_recycles_a_worker(start_master, tmp_path):
+    config = base_config(tmp_path, workers=1, extra="[limits]\nmax_requests = 3\n")
+    master = start_ready(start_master, ["--config", config])
+    first = master.wait_for("worker_spawned")
+    assert first["max_requests"] == 3
+    pids = {json.loads(get(master.port, f"/{i}")[2])["pid"] for i in range(8)}
+    assert len(pids) >= 2  # served by a replacement after the first reached its limit
+    exited = master.wait_for("worker_exited", worker_pid=first["worker_pid"])
+    assert exited["exit_code"] == 0 and exited["level"] == "info"
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_under_load(start_master, tmp_path):
+    """Only the requests in flight on the killed worker fail; a new worker serves within 1 s."""
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    load = Load(master.port, "/sleep?s=0.05", clients=6)
+    try:
+        time.sleep(1.0)
+        victim = master.find("worker_spawned")[0]["worker_pid"]
+        mark = master.mark()
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        replacement = master.wait_for("worker_ready", since=mark, timeout=5)
+        time.sleep(2.0)
+    finally:
+        load.stop()
+    assert replacement["_received"] - killed_at < 1.0
+    served_by_new = [end for start, end, pid in load.results if pid == replacement["worker_pid"]]
+    assert served_by_new and min(served_by_new) - killed_at < 1.0 + 0.1
+    failures = load.failures()
+    assert len(failures) <= 6, failures  # at most one in flight per client
+    assert all(start < killed_at + 0.1 for start, _, _ in failures), failures
+    assert len(load.results) - len(failures) > 50
+    assert master.find("worker_exited", worker_pid=victim)[0]["signal"] == "SIGKILL"
+
+
+def test_term_lets_a_slow_request_finish_and_refuses_new_connections(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    port = master.port
+    outcome: dict = {}
+    slow = threading.Thread(target=lambda: outcome.update(response=get(port, "/sleep?s=2", timeout=10)))
+    slow.start()
+    time.sleep(0.5)
+    term_at = time.monotonic()
+    master.signal(signal.SIGTERM)
+    master.wait_for("stopping")
+    deadline = time.monotonic() + 2.0
+    while True:  # the workers close their listening fds on their next tick
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            break
+        assert time.monotonic() < deadline, "new connections still accepted 2 s after TERM"
+        time.sleep(0.05)
+    slow.join(10)
+    assert outcome["response"][0] == 200
+    assert master.wait_exit(10) == 0
+    assert time.monotonic() - term_at < 10  # within the graceful timeout
+
+
+def test_a_hung_request_gets_its_worker_killed_and_named(start_master, tmp_path):
+    config = base_config(tmp_path, workers=1, extra="worker = 1.0\n")
+    master = start_ready(start_master, ["--config", config])
+    port = master.port
+    hung_pid = master.wait_for("worker_ready")["worker_pid"]
+    threading.Thread(target=lambda: _ignore_errors(get, port, "/forever", 10), daemon=True).start()
+    timeout = master.wait_for("worker_timeout", timeout=10)
+    assert timeout["worker_pid"] == hung_pid and timeout["hung"] == "request"
+    assert timeout["request"]["method"] == "GET" and timeout["request"]["path"] == "/forever"
+    assert timeout["request"]["client"].startswith("127.0.0.1")
+    exited = master.wait_for("worker_exited", worker_pid=hung_pid, timeout=10)
+    assert exited["signal"] in ("SIGABRT", "SIGKILL")
+    master.wait_for("worker_ready", count=2)
+    assert get(port, "/after")[0] == 200
+
+
+def test_workers_that_keep_crashing_back_off_and_the_master_stays(start_master, tmp_path):
+    config = base_config(tmp_path, workers=1, handler="master_crashing_app:App")
+    master = start_master(["--config", config])
+    first, second = master.wait_for("worker_backoff"), master.wait_for("worker_backoff", count=2)
+    assert (first["delay_s"], second["delay_s"]) == (0.5, 1.0)
+    assert master.proc.poll() is None
+    master.signal(signal.SIGTERM)
+    assert master.wait_exit(10) == 0
+
+
+def _ignore_errors(function, *args):
+    try:
+        function(*args)
+    except OSError:
+        pass
+
+
+def _nobody_can_run_python() -> bool:
+    if os.geteuid() != 0:
+        return False
+    try:
+        return subprocess.run([sys.executable, "-c", "import pyhttpd"], user=65534, group=65534,
+                              extra_groups=[], capture_output=True, timeout=20).returncode == 0
+    except PermissionError:
+        return False
+
+
+@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root, and a Python that nobody may run")
+def test_workers_run_as_the_configured_user_and_the_master_stays_root(start_master, tmp_path):
+    site = tmp_path / "public"
+    site.mkdir()
+    (site / "index.txt").write_text("public\n")
+    for path in (tmp_path, site):
+        path.chmod(0o755)
+    master = start_master(["-b", "127.0.0.1", "0", "-d", str(site), "--workers", "1", "--user", "nobody"])
+    worker = master.wait_for("worker_ready")["worker_pid"]
+    assert _uids(worker) == [65534] * 4 and _uids(master.pid) == [0] * 4
+    assert get(master.port, "/index.txt")[2] == b"public\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_user_who_cannot_run_the_worker_is_refused_at_start(tmp_path):
+    """The handler check runs as the worker user, so a start that could never serve fails at once."""
+    if _nobody_can_run_python():
+        pytest.skip("here nobody can run this Python")
+    args = ["-b", "127.0.0.1", "0", "-d", str(tmp_path), "--user", "nobody"]
+    done = subprocess.run([sys.executable, "-m", "pyhttpd.daemon", *args], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.startswith("pyhttpd: handler 'pyhttpd.server:SimpleHTTPRequestHandler': cannot run")
+    assert done.stderr.count("\n") == 1
+
+
+def _uids(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("Uid:"))
+    return [int(uid) for uid in line.split()[1:]]
+
+
+def test_term_kills_what_is_left_after_the_graceful_timeout(start_master, tmp_path):
+    config = base_config(tmp_path, workers=1, graceful=1)
+    master = start_ready(start_master, ["--config", config])
+    port = master.port
+    threading.Thread(target=lambda: _ignore_errors(get, port, "/sleep?s=30", 10), daemon=True).start()
+    time.sleep(0.5)
+    term_at = time.monotonic()
+    master.signal(signal.SIGTERM)
+    assert master.wait_exit(10) == 0
+    assert time.monotonic() - term_at < 1 + 2  # graceful timeout, then SIGKILL at once
+    assert master.find("worker_killed", reason="stop deadline passed")
+
+
+def test_int_stops_fast(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    master.signal(signal.SIGINT)
+    assert master.wait_exit(10) == 0
+    assert master.find("stopping", mode="fast") and not master.workers()

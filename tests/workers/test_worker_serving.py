@@ -1,0 +1,178 @@
+"""A worker serves requests: keep-alive, pipelining, threads, sendfile, the scoreboard, the title."""
+
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import pytest
+from worker_client import closed_within, connect, get, read_response, request_bytes, wait_until
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(worker):
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        for path in ("/one", "/two"):
+            sock.sendall(request_bytes("GET", path))
+            response = read_response(rfile)
+            assert (response.status, response.body) == (200, path.encode())
+            assert response.header("Connection") is None  # HTTP/1.1: persistent by default
+        sock.sendall(request_bytes("GET", "/three", {"Connection": "close"}))
+        response = read_response(rfile)
+        assert (response.status, response.body, response.header("Connection")) == (200, b"/three", "close")
+        assert rfile.read() == b""  # and the worker closes
+
+
+def test_three_pipelined_requests_in_one_packet_are_answered_in_order(worker):
+    packet = b"".join(request_bytes("GET", f"/p{i}") for i in range(3))
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(packet)
+        bodies = [read_response(rfile).body for _ in range(3)]
+        assert bodies == [b"/p0", b"/p1", b"/p2"]
+        sock.sendall(request_bytes("GET", "/after"))  # the connection is still usable
+        assert read_response(rfile).body == b"/after"
+
+
+def test_post_body_is_read_by_the_handler(worker):
+    body = os.urandom(200_000)
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(request_bytes("POST", "/echo", body=body))
+        response = read_response(rfile)
+    assert response.status == 200 and response.body == body
+
+
+def test_a_request_stuck_in_its_handler_does_not_stop_the_others(spawn_worker):
+    worker = spawn_worker(threads=2)
+    slow: dict = {}
+
+    def slow_request():
+        started = time.monotonic()
+        slow["response"] = get(worker.port, "/slow?s=2")
+        slow["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    try:
+        assert worker.wait_busy(2)
+        started = time.monotonic()
+        for i in range(5):
+            assert get(worker.port, f"/quick{i}").body == f"/quick{i}".encode()
+        quick_s = time.monotonic() - started
+    finally:
+        thread.join(10)
+    assert slow["response"].body == b"slow"
+    assert quick_s < 1.5, f"5 requests took {quick_s:.2f} s beside a 2 s handler"
+    print(f"\n5 quick requests beside a stuck one: {quick_s * 1000:.0f} ms")
+
+
+def test_scoreboard_shows_the_busy_slot_and_the_heartbeat_advances(worker):
+    with connect(worker.port) as sock:
+        sock.sendall(request_bytes("GET", "/slow?s=1.5"))
+        client = "{}:{}".format(*sock.getsockname())
+        busy = worker.wait_busy(1.0)
+        assert len(busy) == 1
+        slot = busy[0]
+        assert (slot.method, slot.path, slot.client) == ("GET", "/slow?s=1.5", client)
+        assert slot.last_progress >= slot.started > 0
+        first_beat = worker.scoreboard.loop_heartbeat()
+        time.sleep(0.7)  # longer than a tick: the loop beats while a handler is stuck
+        assert worker.scoreboard.loop_heartbeat() > first_beat
+        with sock.makefile("rb") as rfile:
+            assert read_response(rfile).body == b"slow"
+    assert wait_until(lambda: not worker.scoreboard.read_slots()[slot.index].busy, 1.0)
+    assert wait_until(lambda: worker.scoreboard.counters()[0] == 1, 1.0)  # requests_served
+
+
+def test_large_file_goes_out_by_sendfile_with_progress_stamps(spawn_worker, site):
+    content = os.urandom(10 * 1024 * 1024)
+    (site / "big.bin").write_bytes(content)
+    worker = spawn_worker(handler=None)  # the built-in static handler
+    progress: set[float] = set()
+    digest = hashlib.sha256()
+    with connect(worker.port, rcvbuf=64 * 1024) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(request_bytes("GET", "/big.bin"))
+        response_head_seen = False
+        received = 0
+        started = time.monotonic()
+        while received < len(content) and time.monotonic() - started < 10:
+            if not response_head_seen:
+                line = rfile.readline()
+                assert line.startswith(b"HTTP/1.1 200")
+                while rfile.readline() not in (b"\r\n", b""):
+                    pass
+                response_head_seen = True
+            chunk = rfile.read(min(256 * 1024, len(content) - received))
+            if not chunk:
+                break
+            digest.update(chunk)
+            received += len(chunk)
+            progress.update(slot.last_progress for slot in worker.busy_slots())
+            time.sleep(0.02)  # a slow reader: the 4 MiB sendfile steps cannot all finish at once
+    print(f"\n10 MiB read slowly in {time.monotonic() - started:.2f} s; "
+          f"{len(progress)} distinct last_progress stamps seen")
+    assert received == len(content)
+    assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
+    assert len(progress) >= 2, "last_progress did not advance during the download"
+
+
+def test_process_title_names_the_worker_and_its_state(worker):
+    assert wait_until(lambda: worker.title() == "pyhttpd: worker [t] 1 gen=7 [idle]", 2), worker.title()
+    with connect(worker.port) as sock:
+        sock.sendall(request_bytes("GET", "/slow?s=1.5"))
+        assert wait_until(lambda: worker.title().endswith("[busy 1]"), 1.4), worker.title()
+        with sock.makefile("rb") as rfile:
+            read_response(rfile)
+    assert wait_until(lambda: worker.title().endswith("[idle]"), 2), worker.title()
+
+
+def test_a_standard_library_handler_runs_rebased_on_pyhttpd(spawn_worker):
+    worker = spawn_worker(handler="stdlib_echo_handler:EchoHandler")
+    body = b"posted \x00 bytes" * 1000
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(request_bytes("POST", "/echo", body=body) + request_bytes("GET", "/next"))
+        echoed = read_response(rfile)
+        following = read_response(rfile)  # the body was consumed exactly: keep-alive works
+    assert (echoed.status, echoed.body) == (200, body)
+    assert echoed.header("X-Body-Stream") == "RequestBody"  # pyhttpd's framing, not the stdlib's
+    assert (following.status, following.body) == (200, b"/next")
+
+
+def test_an_exception_escaping_the_handler_stack_is_logged_and_ends_only_its_connection(worker):
+    with connect(worker.port) as sock:
+        sock.sendall(request_bytes("GET", "/log-raises"))
+        assert closed_within(sock, 2)
+    assert get(worker.port, "/fine").body == b"/fine"
+    lines = [line for line in worker.stderr().splitlines() if "ended by" in line]
+    assert len(lines) == 1 and "ValueError: logging failed at " in lines[0], worker.stderr()
+    assert lines[0].startswith("pyhttpd worker: connection from 127.0.0.1:")
+
+
+def test_unix_socket_listener_serves(spawn_worker):
+    worker = spawn_worker(unix=True)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(worker.unix_path))
+        with sock.makefile("rb") as rfile:
+            sock.sendall(request_bytes("GET", "/over-unix"))
+            first = read_response(rfile)
+            sock.sendall(request_bytes("POST", "/echo", body=b"unix body"))
+            second = read_response(rfile)
+    assert (first.status, first.body) == (200, b"/over-unix")
+    assert (second.status, second.body) == (200, b"unix body")
+    assert '\nunix: - - [' in "\n" + worker.stderr()  # the access log line names the peer as nginx does
+
+
+@pytest.mark.slow
+def test_wrk_load_without_errors(worker):
+    """A short wrk run: every response a 2xx, no socket errors (throughput is only reported)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed")
+    result = subprocess.run(["wrk", "-t", "1", "-c", "50", "-d", "2s", f"http://127.0.0.1:{worker.port}/wrk"],
+                            capture_output=True, text=True, timeout=30)
+    print("\n" + result.stdout)
+    assert result.returncode == 0
+    assert "Non-2xx" not in result.stdout
+    assert "Socket errors" not in result.stdout

@@ -1,0 +1,140 @@
+"""A small HTTP/1.1 client for the worker tests: raw sockets, so tests control every byte.
+
+Everything here is bounded: sockets carry a timeout, and every wait has a deadline.
+"""
+
+import os
+import select
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TIMEOUT_S = 5.0
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def worker_env() -> dict[str, str]:
+    """The environment for worker processes: the repo and this directory importable."""
+    path = os.pathsep.join(filter(None, [str(REPO), str(HERE), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def connect(port: int, timeout: float = TIMEOUT_S, rcvbuf: int | None = None) -> socket.socket:
+    """A connected TCP socket to 127.0.0.1:``port`` with ``timeout`` on every operation."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:  # before connect, so the window is small from the start
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def request_bytes(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"",
+                  version: str = "HTTP/1.1") -> bytes:
+    """One request, serialised; adds Host, and Content-Length when there is a body."""
+    fields = {"Host": "127.0.0.1", **(headers or {})}
+    if body and "Content-Length" not in fields:
+        fields["Content-Length"] = str(len(body))
+    head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    return head.encode("latin-1") + body
+
+
+def read_response(rfile, method: str = "GET") -> Response:
+    """Read one response from a binary file (``sock.makefile("rb")``) shared across responses.
+
+    Raises ConnectionError if the connection ends before a whole response arrived.
+    """
+    line = rfile.readline(65537)
+    if not line:
+        raise ConnectionError("connection closed before a response")
+    version, status, *reason = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+    response = Response(int(status), reason[0] if reason else "")
+    while True:
+        line = rfile.readline(65537)
+        if not line:
+            raise ConnectionError("connection closed in a response head")
+        if line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        response.headers[name.strip().lower()] = value.strip()
+    if method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
+        return response
+    if "content-length" in response.headers:
+        length = int(response.headers["content-length"])
+        response.body = _read_exactly(rfile, length)
+    elif response.headers.get("transfer-encoding", "").lower() == "chunked":
+        response.body = _read_chunked(rfile)
+    else:
+        response.body = rfile.read()
+    return response
+
+
+def _read_exactly(rfile, length: int) -> bytes:
+    data = rfile.read(length)
+    if len(data) != length:
+        raise ConnectionError(f"body ended after {len(data)} of {length} bytes")
+    return data
+
+
+def _read_chunked(rfile) -> bytes:
+    parts = []
+    while True:
+        size = int(rfile.readline(1024).split(b";")[0], 16)
+        if size == 0:
+            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(parts)
+        parts.append(_read_exactly(rfile, size))
+        rfile.readline(3)
+
+
+def get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:
+    """GET ``path`` on a new connection (``Connection: close``)."""
+    with connect(port, timeout) as sock:
+        sock.sendall(request_bytes("GET", path, {"Connection": "close"}))
+        with sock.makefile("rb") as rfile:
+            return read_response(rfile)
+
+
+def closed_within(sock: socket.socket, timeout: float) -> bool:
+    """True if the peer closes (EOF or reset) within ``timeout``; data read meanwhile is dropped."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([sock], [], [], left)
+        if not readable:
+            return False
+        try:
+            if not sock.recv(65536):
+                return True
+        except ConnectionError:
+            return True
+    return False
+
+
+def readable_within(sock: socket.socket, timeout: float) -> bool:
+    """True if ``sock`` has something to read (data or EOF) within ``timeout``."""
+    readable, _, _ = select.select([sock], [], [], timeout)
+    return bool(readable)
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return bool(value)
+        time.sleep(interval)
