@@ -1,45 +1,31 @@
-"""The master's log: one JSON object per line on stderr.
+"""The master's events: every supervisor event goes through ``log_event``.
 
-Every supervisor event goes through ``log_event`` so that a later switch to structlog is a
-change to this file only. Each line is written with one ``write(2)`` on fd 2, so lines from
-the master and from workers sharing the same stderr never interleave mid-line (writes of up
-to PIPE_BUF bytes to a pipe are atomic; to a file opened O_APPEND, each write lands whole).
+The lines themselves (schema, one write(2) per line, the size cap that keeps them whole)
+are ``pyhttpd.logs``'s job; this keeps the master's many call sites short.
 """
 
-import json
-import os
-import time
-from datetime import UTC, datetime
+from .. import logs
 
 DEBUG = "debug"
 INFO = "info"
 WARNING = "warning"
 ERROR = "error"
 
-_ROLE = "master"
-
-
-def rfc3339_utc_ms(epoch_s: float) -> str:
-    """``epoch_s`` as an RFC 3339 UTC timestamp with milliseconds, e.g. 2024-05-01T12:00:00.123Z."""
-    stamp = datetime.fromtimestamp(epoch_s, UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def format_event(event: str, level: str = INFO, **fields: object) -> bytes:
-    """The log line for ``event`` (with its newline), as bytes.
-
-    Fixed keys come first: ts, level, event, pid, role. Values that JSON cannot encode are
-    written as their ``str()``.
-    """
-    record = {"ts": rfc3339_utc_ms(time.time()), "level": level, "event": event,
-              "pid": os.getpid(), "role": _ROLE, **fields}
-    return (json.dumps(record, default=str) + "\n").encode()
-
 
 def log_event(event: str, level: str = INFO, **fields: object) -> None:
-    """Write one event line to stderr; never raises (a lost log line must not stop the master)."""
-    line = format_event(event, level, **fields)
-    try:
-        os.write(2, line)
-    except OSError:
-        pass
+    """Log one master event at ``level``; never raises (a lost line must not stop the master)."""
+    getattr(logs.current().events, level)(event, **fields)
+
+
+def use_log_target(error_log: str, level: str) -> None:
+    """Send the master's events to ``error_log`` (a path, "-" or "off") from now on.
+
+    Raises OSError if the file cannot be opened.
+    """
+    logs.configure("master", error_log=error_log, access_log=logs.OFF, level=level,
+                   stream_fd=logs.stream_fd())
+
+
+def reopen_log() -> None:
+    """Reopen the master's log file after rotation; raises OSError (the old file stays)."""
+    logs.current().reopen()

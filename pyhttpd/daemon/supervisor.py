@@ -10,7 +10,7 @@ import signal
 
 from ..config import Config
 from .daemonize import detach
-from .events import ERROR, WARNING, log_event
+from .events import ERROR, WARNING, log_event, reopen_log, use_log_target
 from .fleet import Fleet
 from .generation import GENERATION_ERRORS, Generation, build_generation, reload_generation
 from .listener_set import ListenerSet
@@ -71,6 +71,7 @@ class Supervisor:
                 self._become_daemon()
             else:
                 point_stderr_at(log_targets(self.config)[1])
+            use_log_target(log_targets(self.config)[1], self.config.log_level)
         except BaseException:
             self.listener_set.close_all()
             if self.pidfile:
@@ -194,6 +195,7 @@ class Supervisor:
         target = log_targets(self.started_with)[1]
         try:
             reopened = reopen_stderr(target, also_stdout=self.started_with.daemon)
+            reopen_log()
         except OSError as error:
             log_event("log_reopen_failed", ERROR, path=target, error=str(error))
         else:

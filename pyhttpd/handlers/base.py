@@ -10,14 +10,16 @@ leaving the client waiting.
 
 import html
 import http.client
+import re
 import socketserver
 import sys
 import time
 import traceback
+import uuid
 from email.utils import formatdate
 from http import HTTPStatus
 
-from .. import __version__
+from .. import __version__, logs
 from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
 from ..protocol.response_head import header_line, http_date_clock, status_line
 from .body import RequestBody
@@ -44,6 +46,9 @@ _CONTROL_CHAR_TABLE[ord("\\")] = r"\\"
 
 _NO_BODY_STATUSES = frozenset({204, 205, 304})
 
+# An X-Request-ID taken from a client must be safe to log and to send back as is.
+_WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,128}")
+
 
 class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     """Parses HTTP requests and dispatches each to the ``do_<METHOD>`` method.
@@ -57,7 +62,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     Class variables that may be overridden: ``server_version``, ``sys_version``,
     ``error_message_format``, ``error_content_type``, ``protocol_version``,
     ``default_request_version``, ``MessageClass``, ``responses``, and pyhttpd's own
-    ``strict_protocol`` (refuse what the standard library tolerates) and ``limits``.
+    ``strict_protocol`` (refuse what the standard library tolerates), ``limits``,
+    ``structured_logs`` (``log_*`` feed pyhttpd's JSON logs instead of stderr text) and
+    ``assign_request_ids`` (each request gets ``request_id``, from a well-formed
+    ``X-Request-ID`` or new, echoed in the response). The daemon sets the last three.
     """
 
     sys_version = "Python/" + sys.version.split()[0]
@@ -73,6 +81,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
     strict_protocol = False
     limits = Limits()
+    structured_logs = False
+    assign_request_ids = False
+    request_id: str | None = None
 
     _in_request = False
     _body: RequestBody | None = None
@@ -124,6 +135,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.requestline = ""
         self.request_version = self.default_request_version
         self.headers = self.MessageClass()
+        self.request_id = uuid.uuid4().hex if self.assign_request_ids else None
 
     def _read_request_line(self) -> bool:
         """Read the request line into ``raw_requestline``; False if nothing is to be done."""
@@ -176,12 +188,18 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
                 self._note_bad_request_line(error)
             self._refuse(error)
             return False
+        if self.assign_request_ids:
+            self._adopt_request_id(head.get_all("x-request-id"))
         self.close_connection = not self._wants_keep_alive(line.version_info, head)
         self._body = RequestBody(self.rfile, framing, self.limits)
         self.rfile = self._body
         if self._expects_continue(line.version_info, head):
             return self.handle_expect_100()
         return True
+
+    def _adopt_request_id(self, values: list[str]) -> None:
+        if len(values) == 1 and _WELL_FORMED_REQUEST_ID.fullmatch(values[0]):
+            self.request_id = values[0]
 
     def _make_message(self, fields: list[tuple[str, str]]) -> http.client.HTTPMessage:
         message = self.MessageClass()
@@ -285,6 +303,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.send_response_only(code, message)
         self.send_header("Server", self.version_string())
         self.send_header("Date", self.date_time_string())
+        if self.request_id is not None:
+            self.send_header("X-Request-ID", self.request_id)
 
     def send_response_only(self, code: int, message: str | None = None) -> None:
         """Buffer the status line only (no status line at all for an HTTP/0.9 request)."""
@@ -351,26 +371,52 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     # -- logging -------------------------------------------------------------------------------
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Log an accepted request: its line, status code and size."""
+        """Log an accepted request: its line, status code and size.
+
+        With ``structured_logs`` the worker writes one access event per request instead,
+        unless a subclass overrides ``log_message`` (its own log keeps its lines).
+        """
+        if self.structured_logs and not self._log_message_overridden():
+            return
         if isinstance(code, HTTPStatus):
             code = code.value
         self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
 
     def log_error(self, format: str, *args) -> None:
         """Log an error; by default through ``log_message``."""
+        if self.structured_logs and not self._log_message_overridden():
+            logs.current().events.warning("request_error", message=format % args, **self._log_context())
+            return
         self.log_message(format, *args)
 
     def log_exception(self, exc_info) -> None:
-        """Log a handler's exception on one line, through ``log_error``."""
+        """Log a handler's exception: a JSON event with its traceback, or one stderr line."""
+        if self.structured_logs:
+            logs.current().events.error("handler_exception", exc_info=exc_info, **self._log_context())
+            return
         exc_type, exc, tb = exc_info
         where = traceback.extract_tb(tb)[-1] if tb else None
         place = f" at {where.filename}:{where.lineno}" if where else ""
         self.log_error("%s handling %r: %s%s", exc_type.__name__, self.requestline, exc, place)
 
     def log_message(self, format: str, *args) -> None:
-        """Write ``client - - [date] message`` to stderr, control characters escaped."""
-        message = (format % args).translate(_CONTROL_CHAR_TABLE)
+        """Write ``client - - [date] message`` to stderr, control characters escaped.
+
+        With ``structured_logs``, a JSON ``message`` event instead.
+        """
+        message = format % args
+        if self.structured_logs:
+            logs.current().events.info("message", message=message, **self._log_context())
+            return
+        message = message.translate(_CONTROL_CHAR_TABLE)
         sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {message}\n")
+
+    def _log_message_overridden(self) -> bool:
+        return type(self).log_message is not BaseHTTPRequestHandler.log_message
+
+    def _log_context(self) -> dict:
+        return {"remote_addr": self.address_string(), "request": self.requestline,
+                "request_id": self.request_id}
 
     # -- small services ------------------------------------------------------------------------
 
@@ -390,5 +436,6 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         return f"{day:02d}/{self.monthname[month]:>3s}/{year:04d} {hh:02d}:{mm:02d}:{ss:02d}"
 
     def address_string(self) -> str:
-        """The client's IP address (never a name lookup)."""
-        return self.client_address[0]
+        """The client's IP address (never a name lookup); "" when there is none (unix socket)."""
+        address = self.client_address
+        return str(address[0]) if isinstance(address, tuple) and address else str(address or "")

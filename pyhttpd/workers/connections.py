@@ -19,11 +19,11 @@ import os
 import queue
 import selectors
 import socket
-import sys
 import time
-import traceback
 from collections.abc import Callable
 
+from .. import logs
+from .access_log import log_access
 from .connection import BUSY, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
 from .contract import Scoreboard
 from .pool import ServingPool
@@ -252,9 +252,11 @@ class ConnectionLoop:
             conn.enter(BUSY)
             if self.max_requests and next(self._request_numbers) >= self.max_requests:
                 self.retiring = True  # set before the response head, so it says Connection: close
+            started, sent_before = time.monotonic(), conn.writer.bytes_sent
             handler.handle_one_request()
             conn.requests += 1
             self.requests_served += 1
+            log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_sent - sent_before)
             if handler.close_connection or self.closing_connections:
                 return False
             if not conn.reader.has_complete_head():
@@ -306,12 +308,8 @@ class ConnectionLoop:
 
 
 def _log_escaped(conn: Connection, error: Exception) -> None:
-    """One stderr line for an exception that escaped the handler stack (a bug, not the client's).
+    """Log an exception that escaped the handler stack (a bug, not the client's).
 
     Without it the connection would just close, and nobody could tell why.
     """
-    frames = traceback.extract_tb(error.__traceback__)
-    place = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    message = " ".join(str(error).split())
-    sys.stderr.write(f"pyhttpd worker: connection from {conn.client()} ended by "
-                     f"{type(error).__name__}: {message}{place}\n")
+    logs.current().events.error("connection_failed", client=conn.client(), exc_info=error)

@@ -75,6 +75,8 @@ def configure(handler: type, settings: dict) -> type:
     """A subclass of ``handler`` carrying the worker's settings as class attributes."""
     attributes = {
         "strict_protocol": True,
+        "structured_logs": True,
+        "assign_request_ids": True,
         "protocol_version": settings["protocol"],
         "limits": Limits(**settings["limits"]),
         "disable_nagle_algorithm": True,

@@ -13,6 +13,7 @@ import time
 
 import setproctitle
 
+from .. import logs
 from .connection import BUSY, Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, Scoreboard, WorkerSpec, status_message
@@ -63,6 +64,7 @@ class Worker:
         """Serve until told to stop; returns the exit status."""
         self._set_title("starting")
         self._install_signal_flags()
+        self._configure_logs()
         self._load()
         self._report(EVENT_READY)
         self.loop.run(self._on_tick)
@@ -79,6 +81,21 @@ class Worker:
 
     def _record_signal(self, signum: int, frame) -> None:
         self.pending_signals.add(signum)
+
+    def _configure_logs(self) -> None:
+        """Open this worker's own log targets (files with O_APPEND), so USR1 can reopen them."""
+        targets = self.settings["logs"]
+        logs.configure("worker", worker=self.spec.worker, generation=self.spec.generation,
+                       error_log=targets["error_log"], access_log=targets["access_log"],
+                       level=targets["level"], stream_fd=logs.stream_fd())
+
+    def _reopen_logs(self) -> None:
+        try:
+            logs.current().reopen()
+        except OSError as error:  # keep writing to the old files rather than lose lines
+            logs.current().events.error("logs_reopen_failed", reason=str(error))
+            return
+        self._report(EVENT_LOGS_REOPENED)
 
     def _load(self) -> None:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
@@ -114,7 +131,7 @@ class Worker:
         if _GRACEFUL in signals or os.getppid() != self.parent:
             self._begin_drain()
         if signal.SIGUSR1 in signals:
-            self._report(EVENT_LOGS_REOPENED)
+            self._reopen_logs()
         if self.loop.draining and self.drain_started is None:
             self.drain_started = time.monotonic()  # max_requests reached
         graceful_s = self.settings["timeouts"]["graceful"]

@@ -1,9 +1,7 @@
 """Small pure pieces of the master: privileges, backoff, worker settings, states, log lines."""
 
 import json
-import os
 import random
-import re
 from dataclasses import fields
 
 import pytest
@@ -11,7 +9,6 @@ import pytest
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states
 from pyhttpd.daemon.backoff import MAX_DELAY_S, SlotBackoff, backoff_delay, is_early_death
-from pyhttpd.daemon.events import format_event, rfc3339_utc_ms
 from pyhttpd.daemon.logfiles import log_targets
 from pyhttpd.daemon.privileges import (
     PrivilegeError,
@@ -144,13 +141,3 @@ def test_lifecycle_edges():
 def test_master_title():
     assert master_title("web", 3, 2, 4) == "pyhttpd: master [web] gen=3 workers=2/4"
     assert master_title(None, 1, 4, 4) == "pyhttpd: master gen=1 workers=4/4"
-
-
-def test_a_log_line_is_one_json_object_with_the_fixed_keys_first():
-    line = format_event("listening", port=8080, address="[::]:8080")
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
-    record = json.loads(line)
-    assert list(record)[:5] == ["ts", "level", "event", "pid", "role"]
-    assert record["event"] == "listening" and record["role"] == "master" and record["pid"] == os.getpid()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"])
-    assert rfc3339_utc_ms(0.5) == "1970-01-01T00:00:00.500Z"

@@ -1,6 +1,7 @@
 """A worker serves requests: keep-alive, pipelining, threads, sendfile, the scoreboard, the title."""
 
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -142,9 +143,11 @@ def test_an_exception_escaping_the_handler_stack_is_logged_and_ends_only_its_con
         sock.sendall(request_bytes("GET", "/log-raises"))
         assert closed_within(sock, 2)
     assert get(worker.port, "/fine").body == b"/fine"
-    lines = [line for line in worker.stderr().splitlines() if "ended by" in line]
-    assert len(lines) == 1 and "ValueError: logging failed at " in lines[0], worker.stderr()
-    assert lines[0].startswith("pyhttpd worker: connection from 127.0.0.1:")
+    events = [json.loads(line) for line in worker.stderr().splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "connection_failed"]
+    assert len(failed) == 1, worker.stderr()
+    assert failed[0]["exc_type"] == "ValueError" and failed[0]["exc_message"] == "logging\nfailed"
+    assert failed[0]["client"].startswith("127.0.0.1:") and "worker_handlers.py" in failed[0]["traceback"]
 
 
 def test_unix_socket_listener_serves(spawn_worker):
@@ -159,7 +162,8 @@ def test_unix_socket_listener_serves(spawn_worker):
             second = read_response(rfile)
     assert (first.status, first.body) == (200, b"/over-unix")
     assert (second.status, second.body) == (200, b"unix body")
-    assert '\nunix: - - [' in "\n" + worker.stderr()  # the access log line names the peer as nginx does
+    access = [json.loads(line) for line in worker.stderr().splitlines() if '"event":"access"' in line]
+    assert [(e["remote_addr"], e["remote_port"]) for e in access] == [("unix", None)] * 2
 
 
 @pytest.mark.slow

@@ -1,0 +1,209 @@
+"""structlog set-up and the event schema, the same in the master and every worker.
+
+Every event is one JSON object on one line: ``ts`` (RFC 3339, UTC, milliseconds),
+``level``, ``event``, ``pid``, ``role`` (master/worker), ``worker``, ``generation``, then the
+event's own fields; docs/logging.md lists them. An exception becomes ``exc_type``,
+``exc_message`` and ``traceback`` (one string field).
+
+Why a line is never torn or interleaved, whatever the target: every line is at most
+``MAX_LINE_BYTES`` (4096, POSIX's PIPE_BUF on Linux) and is written with one ``write(2)``.
+- A file is opened with O_APPEND by each process, so each write lands whole at the end.
+- A pipe: POSIX makes writes of at most PIPE_BUF bytes atomic.
+- journald's stdout stream (an AF_UNIX stream socket): Linux queues one write no larger
+  than half the socket's send buffer (212992 bytes by default) as a single unit, which
+  journald reads in order; 4096 bytes is far below that.
+A line that would be longer has its longest string fields cut, and names them in
+``truncated``. Values are escaped by the JSON encoder (ensure_ascii), so a client's quotes,
+newlines, control characters or undecodable bytes can never start a forged line.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import structlog
+
+MAX_LINE_BYTES = 4096
+STREAM = "-"
+OFF = "off"
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+
+def stream_fd() -> int:
+    """Where "-" writes: stdout under journald (JOURNAL_STREAM is set), else stderr."""
+    return 1 if os.environ.get("JOURNAL_STREAM") else 2
+
+
+class LineSink:
+    """Where one log's lines go: a path (appended), a stream fd (for "-"), or nowhere."""
+
+    def __init__(self, target: str, stream_fd: int = 2) -> None:
+        self.target = target
+        self.stream_fd = stream_fd
+        self.fd: int | None = None
+        self.dropped = 0
+        self.reopen()
+
+    def reopen(self) -> None:
+        """Open the target again (after logrotate moved the file); a stream stays as it is.
+
+        Raises OSError if a file cannot be opened; the old file then stays in use.
+        """
+        if self.target == OFF:
+            self.fd = None
+        elif self.target == STREAM:
+            self.fd = self.stream_fd
+        else:
+            new_fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            old_fd, self.fd = self.fd, new_fd
+            if old_fd is not None and old_fd != self.stream_fd:
+                os.close(old_fd)
+
+    def write(self, line: bytes) -> None:
+        """Write one whole line with one write(2); never raises (counts what it loses)."""
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, line)
+        except OSError:
+            self.dropped += 1
+
+
+class SinkLogger:
+    """The logger structlog wraps: takes a rendered line and hands it to its sink."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self.sink = sink
+
+    def msg(self, line: bytes) -> None:
+        self.sink.write(line)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+class _Clock:
+    """RFC 3339 UTC timestamps with milliseconds; the date part formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+
+
+_clock = _Clock()
+
+
+@dataclass
+class Identity:
+    """Who is logging: the fields every line of this process carries."""
+
+    role: str = "master"
+    worker: int | None = None
+    generation: int | None = None
+    pid: int = field(default_factory=os.getpid)
+
+
+_identity = Identity()
+
+
+def _exception_fields(logger, method_name: str, event_dict: dict) -> dict:
+    """Turn ``exc_info`` into exc_type, exc_message and a one-string traceback."""
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        elif isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        if exc_info[0] is not None:
+            event_dict["exc_type"] = exc_info[0].__name__
+            event_dict["exc_message"] = str(exc_info[1])
+            event_dict["traceback"] = "".join(traceback.format_exception(*exc_info))
+    return event_dict
+
+
+def _stamp(logger, method_name: str, event_dict: dict) -> dict:
+    """Put the fixed fields first, in the documented order."""
+    level = "error" if method_name == "exception" else method_name
+    record = {"ts": _clock.now(), "level": level, "event": event_dict.pop("event", ""),
+              "pid": _identity.pid, "role": _identity.role, "worker": _identity.worker,
+              "generation": _identity.generation}
+    record.update(event_dict)
+    return record
+
+
+def render_line(logger, method_name: str, record: dict) -> bytes:
+    """One JSON line of at most MAX_LINE_BYTES, newline included."""
+    line = json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n"
+    if len(line) <= MAX_LINE_BYTES:
+        return line
+    return _shortened(record, len(line))
+
+
+def _shortened(record: dict, length: int) -> bytes:
+    record = dict(record)
+    cut = []
+    for key in sorted((k for k, v in record.items() if isinstance(v, str)), key=lambda k: -len(record[k])):
+        excess = length - MAX_LINE_BYTES + 64
+        value = record[key]
+        # a traceback keeps its end (the innermost frames and the error), other fields their start
+        record[key] = value[excess:] if key == "traceback" else value[: max(0, len(value) - excess)]
+        cut.append(key)
+        record["truncated"] = cut
+        line = json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n"
+        if len(line) <= MAX_LINE_BYTES:
+            return line
+        length = len(line)
+    return line[: MAX_LINE_BYTES - 1] + b"\n"  # unreachable with the fixed fields' sizes
+
+
+@dataclass
+class Logs:
+    """This process's two logs: ``events`` (filtered by level) and ``access``."""
+
+    events: object
+    access: object
+    sinks: list[LineSink]
+
+    def reopen(self) -> None:
+        """Reopen every file target; raises OSError for the first that cannot be opened."""
+        for sink in self.sinks:
+            sink.reopen()
+
+
+_logs: Logs | None = None
+
+
+def configure(role: str, *, worker: int | None = None, generation: int | None = None,
+              error_log: str = STREAM, access_log: str = STREAM, level: str = "info",
+              stream_fd: int = 2) -> Logs:
+    """Set up structlog for this process and return its logs (also kept for ``current``).
+
+    Raises OSError if a log file cannot be opened.
+    """
+    global _identity, _logs
+    _identity = Identity(role, worker, generation)
+    structlog.configure(processors=[_exception_fields, _stamp, render_line], cache_logger_on_first_use=True)
+    error_sink = LineSink(error_log, stream_fd)
+    shared = access_log == error_log and access_log != OFF
+    access_sink = error_sink if shared else LineSink(access_log, stream_fd)
+    events = structlog.wrap_logger(SinkLogger(error_sink),
+                                   wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]))
+    access = structlog.wrap_logger(SinkLogger(access_sink),
+                                   wrapper_class=structlog.make_filtering_bound_logger(LEVELS["debug"]))
+    _logs = Logs(events, access, [error_sink] if access_sink is error_sink else [error_sink, access_sink])
+    return _logs
+
+
+def current() -> Logs:
+    """This process's logs; before ``configure``, the master's defaults on stderr."""
+    return _logs or configure("master")
