@@ -7,23 +7,21 @@ to run the same harness against the stdlib as a baseline.
 
 from __future__ import annotations
 
-import grp
+import contextlib
 import importlib.util
 import json
 import os
-import pwd
-import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.unprivileged import python_paths, reachable, user_ids
 
 MODULE = os.environ.get("PYHTTPD_CPYTHON_SUITE_MODULE", "pyhttpd.server")
 RUN_SUITE = Path(__file__).resolve().with_name("run_suite.py")
@@ -42,52 +40,6 @@ ACCEPTED_SKIPS = {
 }
 
 
-def _can_search(directory: Path, uid: int, gid: int) -> bool:
-    st = directory.stat()
-    if st.st_uid == uid:
-        bit = stat.S_IXUSR
-    elif st.st_gid == gid:
-        bit = stat.S_IXGRP
-    else:
-        bit = stat.S_IXOTH
-    return bool(st.st_mode & bit)
-
-
-def blocked_dirs(paths: list[Path], uid: int, gid: int) -> dict[Path, set[str]]:
-    """Map each directory that uid:gid cannot search on the way to `paths` (as given
-    and with symlinks resolved) to the names of its children those paths go through."""
-    blocked: dict[Path, set[str]] = {}
-    for path in paths:
-        for p in {path.absolute(), path.resolve()}:
-            for child in [p, *p.parents][:-1]:
-                parent = child.parent
-                if not _can_search(parent, uid, gid):
-                    blocked.setdefault(parent, set()).add(child.name)
-    return blocked
-
-
-def overlay_script(blocked: dict[Path, set[str]], stash: Path) -> str:
-    """Return sh commands that, run as root in a private mount namespace, cover each
-    blocked directory with a world-searchable tmpfs holding only its needed children
-    (bind-mounted back via `stash`), then exec "$@"."""
-    lines = ["set -eu"]
-    for n, directory in enumerate(sorted(blocked, key=lambda d: len(d.parts))):
-        mounts = [(directory / name, stash / f"{n}.{i}")
-                  for i, name in enumerate(sorted(blocked[directory]))]
-        make = {src: "mkdir" if src.is_dir() else "touch" for src, _ in mounts}
-        lines += [f"{make[src]} {_q(tmp)}; mount --bind {_q(src)} {_q(tmp)}"
-                  for src, tmp in mounts]
-        lines.append(f"mount -t tmpfs -o mode=0755,size=1m pyhttpd-test {_q(directory)}")
-        lines += [f"{make[src]} {_q(src)}; mount --move {_q(tmp)} {_q(src)}"
-                  for src, tmp in mounts]
-    lines.append('exec "$@"')
-    return "\n".join(lines)
-
-
-def _q(path: Path) -> str:
-    return shlex.quote(str(path))
-
-
 def _stdlib_test_file() -> str | None:
     try:
         spec = importlib.util.find_spec("test.test_httpservers")
@@ -96,36 +48,25 @@ def _stdlib_test_file() -> str | None:
     return spec.origin if spec else None
 
 
-def _suite_command(workdir: Path, out: Path) -> list[str]:
+@contextlib.contextmanager
+def _suite_command(workdir: Path, out: Path) -> Iterator[list[str]]:
+    """The command that runs the suite: as nobody:nogroup when we are root, in a private
+    mount namespace if they cannot reach the interpreter or the test files."""
     cmd = [sys.executable, str(RUN_SUITE), "--module", MODULE, "--json", str(out)]
     if os.geteuid() != 0:
-        return cmd
-    try:
-        uid = pwd.getpwnam(UNPRIVILEGED_USER).pw_uid
-        gid = grp.getgrnam(UNPRIVILEGED_GROUP).gr_gid
-    except KeyError as exc:
-        pytest.fail(f"running as root needs user {UNPRIVILEGED_USER}, group "
-                    f"{UNPRIVILEGED_GROUP} to drop privileges: {exc}")
+        yield cmd
+        return
+    uid, gid = user_ids(UNPRIVILEGED_USER, UNPRIVILEGED_GROUP)
     if shutil.which("setpriv") is None:
         pytest.fail("running as root needs setpriv (Debian package util-linux)")
     os.chown(workdir, uid, gid)
     cmd = ["setpriv", f"--reuid={UNPRIVILEGED_USER}", f"--regid={UNPRIVILEGED_GROUP}",
            "--clear-groups", "--inh-caps=-all", *cmd]
-    needed = [Path(sys.executable), Path(sys.base_prefix), Path(os.__file__), RUN_SUITE,
-              Path(sysconfig.get_paths()["purelib"]), workdir]
-    blocked = blocked_dirs([p for p in needed if p.exists()], uid, gid)
-    if not blocked:
-        return cmd
-    if Path("/") in blocked:
-        pytest.fail(f"{UNPRIVILEGED_USER} cannot search /")
     # E.g. a pyenv Python under /root (0700): nobody could exec the binary but not read
-    # its stdlib, and would silently fall back to another Python. Expose only what the
-    # suite needs, in a mount namespace private to this run.
-    if shutil.which("unshare") is None:
-        pytest.fail(f"nobody cannot search {sorted(map(str, blocked))} and unshare is missing")
-    stash = Path(tempfile.mkdtemp(prefix="stash-", dir=workdir))
-    script = overlay_script(blocked, stash)
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *cmd]
+    # its stdlib, and would silently fall back to another Python. reachable() exposes only
+    # what the suite needs, in a mount namespace private to this run.
+    with reachable([*python_paths(), RUN_SUITE, workdir], uid, gid) as prefix:
+        yield [*prefix, *cmd]
 
 
 def _run(cmd: list[str], workdir: Path) -> tuple[int, str]:
@@ -166,7 +107,8 @@ def test_cpython_httpservers_suite() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="pyhttpd-cpython-"))
     try:
         out = workdir / "summary.json"
-        returncode, output = _run(_suite_command(workdir, out), workdir)
+        with _suite_command(workdir, out) as cmd:
+            returncode, output = _run(cmd, workdir)
         if not out.exists():
             pytest.fail(f"run_suite.py exited {returncode} without a summary:\n{output[-4000:]}")
         summary = json.loads(out.read_text(encoding="utf-8"))

@@ -6,15 +6,20 @@ connect-polling; every wait has a deadline.
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from master_harness import get, write_config
+from support.unprivileged import python_paths, reachable, user_ids
+
+import pyhttpd
 
 
 def base_config(tmp_path, extra: str = "", workers: int = 2, handler: str = "master_app:App",
@@ -229,17 +234,47 @@ def _nobody_can_run_python() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root, and a Python that nobody may run")
-def test_workers_run_as_the_configured_user_and_the_master_stays_root(start_master, tmp_path):
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_workers_run_as_the_configured_user_and_the_master_stays_root(start_master, tmp_path, monkeypatch):
+    """With --user nobody the master stays root and its workers run, and read files, as nobody.
+
+    Where nobody cannot reach this Python (a pyenv under /root, 0700) or the site (pytest's
+    tmp_path is under /tmp/pytest-of-root, 0700), the master runs in a private mount
+    namespace exposing just those paths (support.unprivileged): same process, same network.
+    """
     site = tmp_path / "public"
     site.mkdir()
     (site / "index.txt").write_text("public\n")
+    (site / "secret.txt").write_text("secret\n")
+    (site / "secret.txt").chmod(0o600)  # root's alone: a worker running as nobody cannot read it
     for path in (tmp_path, site):
         path.chmod(0o755)
-    master = start_master(["-b", "127.0.0.1", "0", "-d", str(site), "--workers", "1", "--user", "nobody"])
-    worker = master.wait_for("worker_ready")["worker_pid"]
-    assert _uids(worker) == [65534] * 4 and _uids(master.pid) == [0] * 4
-    assert get(master.port, "/index.txt")[2] == b"public\n"
+    uid, gid = user_ids("nobody")
+    needed = [*python_paths(), Path(pyhttpd.__file__).parent, site]
+    args = ["-b", "127.0.0.1", "0", "-d", str(site), "--workers", "1", "--user", "nobody"]
+    with reachable(needed, uid, gid) as prefix:
+        if prefix:
+            # start_master runs sys.executable: make it a script that execs the real one under
+            # the prefix (exec all the way, so the process started is the master itself).
+            runner = tmp_path / "python-in-namespace"
+            runner.write_text(f'#!/bin/sh\nexec {shlex.join([*prefix, sys.executable])} "$@"\n')
+            runner.chmod(0o700)
+            with monkeypatch.context() as patch:
+                patch.setattr(sys, "executable", str(runner))
+                master = start_master(args)
+        else:
+            master = start_master(args)
+        worker = master.wait_for("worker_ready")["worker_pid"]
+    # The pid started is the master itself (the prefix execs, never forks), the worker its child.
+    assert Path(f"/proc/{master.pid}/cmdline").read_text().startswith("pyhttpd: master")
+    assert _status(worker, "PPid") == [master.pid]
+    assert _uids(master.pid) == [0] * 4 and _status(master.pid, "Gid") == [0] * 4
+    assert _uids(worker) == [uid] * 4 and _status(worker, "Gid") == [gid] * 4
+    assert get(master.port, "/index.txt")[:3:2] == (200, b"public\n")
+    assert get(master.port, "/secret.txt")[0] == 404
+    master.signal(signal.SIGTERM)
+    assert master.wait_exit(10) == 0
+    assert not _alive(worker, timeout=5)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -256,9 +291,30 @@ def test_a_user_who_cannot_run_the_worker_is_refused_at_start(tmp_path):
 
 
 def _uids(pid: int) -> list[int]:
+    return _status(pid, "Uid")
+
+
+def _status(pid: int, field: str) -> list[int]:
+    """A numeric field of /proc/<pid>/status: Uid and Gid give real, effective, saved, fs."""
     with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("Uid:"))
-    return [int(uid) for uid in line.split()[1:]]
+        line = next(line for line in status if line.startswith(f"{field}:"))
+    return [int(value) for value in line.split()[1:]]
+
+
+def _alive(pid: int, timeout: float) -> bool:
+    """Whether ``pid`` still exists (a zombie counts as gone) after waiting up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
 
 
 def test_term_kills_what_is_left_after_the_graceful_timeout(start_master, tmp_path):

@@ -1,0 +1,1 @@
+"""Helpers shared by more than one test directory (importable as ``support``; see tests/conftest.py)."""
