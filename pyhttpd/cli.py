@@ -15,7 +15,14 @@ import socket
 import sys
 import threading
 
-from .server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer, _best_family
+from .server import (
+    CGIHTTPRequestHandler,
+    SimpleHTTPRequestHandler,
+    ThreadingHTTPServer,
+    ThreadingHTTPSServer,
+    _best_family,
+)
+from .tls import TLSConfigError, read_password
 
 
 def build_parser(prog: str, default_protocol: str) -> argparse.ArgumentParser:
@@ -35,6 +42,9 @@ def build_parser(prog: str, default_protocol: str) -> argparse.ArgumentParser:
                         help="add this header to every 200 response (may be repeated)")
     parser.add_argument("--content-type", metavar="TYPE", default="application/octet-stream",
                         help="Content-Type for files whose type cannot be guessed (default: %(default)s)")
+    parser.add_argument("--tls-cert", metavar="PATH", help="serve HTTPS with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", metavar="PATH", help="its private key (default: inside --tls-cert)")
+    parser.add_argument("--tls-password-file", metavar="PATH", help="file holding the private key's password")
     return parser
 
 
@@ -50,7 +60,7 @@ def configured_handler(args: argparse.Namespace) -> type:
     return type(base.__name__, (base,), settings)
 
 
-class DualStackServer(ThreadingHTTPServer):
+class DualStackMixIn:
     """Accepts IPv4 and IPv6 on one socket when bound to an IPv6 wildcard address."""
 
     def server_bind(self) -> None:
@@ -58,6 +68,14 @@ class DualStackServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
+
+
+class DualStackServer(DualStackMixIn, ThreadingHTTPServer):
+    """ThreadingHTTPServer, dual-stack."""
+
+
+class DualStackHTTPSServer(DualStackMixIn, ThreadingHTTPSServer):
+    """ThreadingHTTPSServer, dual-stack."""
 
 
 def fail(message: str) -> None:
@@ -73,19 +91,26 @@ def listen_address(bind: str | None, port: int) -> tuple[int, tuple]:
     return _best_family(bind, port)
 
 
-def serve(handler: type, bind: str | None, port: int) -> None:
-    """Serve until SIGTERM or SIGINT, then stop accepting and finish the requests in flight."""
+def serve(handler: type, bind: str | None, port: int, tls: dict | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting and finish the requests in flight.
+
+    ``tls`` (certfile, keyfile, password) makes it HTTPS.
+    """
+    server_class = DualStackHTTPSServer if tls else DualStackServer
     try:
-        DualStackServer.address_family, address = listen_address(bind, port)
-        httpd = DualStackServer(address, handler)
+        server_class.address_family, address = listen_address(bind, port)
+        httpd = server_class(address, handler, **(tls or {}))
     except OSError as error:
         fail(f"cannot listen on {bind or '*'} port {port}: {error.strerror or error}")
+    except TLSConfigError as error:
+        fail(str(error))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())  # record only; the loop below acts
     host, port = httpd.socket.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host
-    print(f"Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...", flush=True)
+    scheme = "https" if tls else "http"
+    print(f"Serving {scheme.upper()} on {host} port {port} ({scheme}://{url_host}:{port}/) ...", flush=True)
     server_thread = threading.Thread(target=httpd.serve_forever, name="accept", daemon=True)
     server_thread.start()
     while not stop.wait(0.5):
@@ -106,5 +131,12 @@ def stdlib_main(argv: list[str] | None = None) -> int:
     args = build_parser("python -m pyhttpd.server", "HTTP/1.0").parse_args(argv)
     if not os.path.isdir(args.directory):
         fail(f"directory not found: {args.directory}")
-    serve(configured_handler(args), args.bind, args.port)
+    tls = None
+    if args.tls_cert:
+        try:
+            tls = {"certfile": args.tls_cert, "keyfile": args.tls_key,
+                   "password": read_password(args.tls_password_file)}
+        except TLSConfigError as error:
+            fail(str(error))
+    serve(configured_handler(args), args.bind, args.port, tls)
     return 0

@@ -15,12 +15,14 @@ from . import __version__  # noqa: F401
 from .handlers.base import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, BaseHTTPRequestHandler  # noqa: F401
 from .handlers.cgi import CGIHTTPRequestHandler
 from .handlers.paths import _url_collapse_path  # noqa: F401
-from .handlers.servers import HTTPServer, ThreadingHTTPServer
+from .handlers.servers import HTTPServer, HTTPSServer, ThreadingHTTPServer, ThreadingHTTPSServer
 from .handlers.static import SimpleHTTPRequestHandler
 
 __all__ = [
     "HTTPServer",
     "ThreadingHTTPServer",
+    "HTTPSServer",
+    "ThreadingHTTPSServer",
     "BaseHTTPRequestHandler",
     "SimpleHTTPRequestHandler",
     "CGIHTTPRequestHandler",
@@ -28,8 +30,8 @@ __all__ = [
 
 # These classes are defined in submodules but are public here, as they are in http.server:
 # their reprs, pickles and introspection (CPython's test_all) name this module.
-for _public in (HTTPServer, ThreadingHTTPServer, BaseHTTPRequestHandler, SimpleHTTPRequestHandler,
-                CGIHTTPRequestHandler):
+for _public in (HTTPServer, ThreadingHTTPServer, HTTPSServer, ThreadingHTTPSServer,
+                BaseHTTPRequestHandler, SimpleHTTPRequestHandler, CGIHTTPRequestHandler):
     _public.__module__ = __name__
 
 

@@ -3,6 +3,8 @@
 import socket
 import socketserver
 
+from ..tls import DEFAULT_ALPN, server_context
+
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 
 
@@ -39,5 +41,35 @@ class HTTPServer(socketserver.TCPServer):
 
 class ThreadingHTTPServer(socketserver.ThreadingMixIn, HTTPServer):
     """An HTTPServer that handles each connection in its own daemon thread."""
+
+    daemon_threads = True
+
+
+class HTTPSServer(HTTPServer):
+    """An HTTPServer over TLS (the API Python 3.14 added to ``http.server``).
+
+    ``certfile``, ``keyfile`` and ``password`` are as for ``SSLContext.load_cert_chain``;
+    ``alpn_protocols`` defaults to ``["http/1.1"]``. Unlike the standard library, the TLS
+    handshake runs in the thread that serves the connection, not in ``accept``, so a client
+    that never finishes it cannot stall the server; it is bounded by the handler's timeout.
+    Raises pyhttpd.tls.TLSConfigError (one line) for an unusable certificate.
+    """
+
+    def __init__(self, server_address, RequestHandlerClass, bind_and_activate: bool = True,  # noqa: N803
+                 *, certfile, keyfile=None, password=None, alpn_protocols=None,
+                 response_headers=None) -> None:
+        alpn = DEFAULT_ALPN if alpn_protocols is None else alpn_protocols
+        self.ssl_context = server_context(certfile, keyfile, password, alpn)
+        super().__init__(server_address, RequestHandlerClass, bind_and_activate,
+                         response_headers=response_headers)
+
+    def get_request(self):
+        """Accept a connection and wrap it for TLS; the handshake happens on first read."""
+        sock, address = self.socket.accept()
+        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+class ThreadingHTTPSServer(socketserver.ThreadingMixIn, HTTPSServer):
+    """An HTTPSServer that handles each connection in its own daemon thread."""
 
     daemon_threads = True

@@ -16,6 +16,7 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) ->
     path, _, query = (handler.path if handler.command else "").partition("?")
     headers = handler.headers
     host, port = _peer(conn.address)
+    tls_version, tls_cipher = conn.tls_details()
     logs.current().access.info(
         "access",
         remote_addr=host,
@@ -32,6 +33,8 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) ->
         referer=headers.get("Referer"),
         request_id=handler.request_id,
         conn_requests=conn.requests,
+        tls_version=tls_version,
+        tls_cipher=tls_cipher,
     )
 
 

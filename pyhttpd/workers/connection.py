@@ -10,6 +10,7 @@ IDLE = "idle"  # in the selector, no byte of a next request yet: the keep-alive 
 READING_HEAD = "reading-head"  # in the selector, part of a head received: the head timer
 QUEUED = "queued"  # head complete, handed to the pool, waiting for a free thread: no timer
 BUSY = "busy"  # owned by a pool thread running the handler: the request deadline
+HANDSHAKE = "handshake"  # in the selector, TLS handshake under way: the head timer
 LINGERING = "lingering"  # last response sent, our side shut: input read and dropped until closed
 
 _DROP_SIZE = 64 * 1024
@@ -28,9 +29,23 @@ class Connection:
         self.reader = ConnectionReader(sock)
         self.writer = ConnectionWriter(sock)
         self.handler = None
+        self.listener = None  # the listening socket it came from
         self.state = IDLE
         self.since = time.monotonic()  # when the current state began
         self.requests = 0
+
+    def replace_socket(self, sock: socket.socket) -> None:
+        """Serve through ``sock`` from now on (the TLS wrapper of the accepted socket)."""
+        self.sock = self.reader._sock = self.writer._sock = sock
+
+    def tls_details(self) -> tuple[str | None, str | None]:
+        """(protocol version, cipher name) of a TLS connection; (None, None) for plain TCP."""
+        version = getattr(self.sock, "version", None)
+        cipher = getattr(self.sock, "cipher", None)
+        if version is None or cipher is None:
+            return None, None
+        details = cipher()
+        return version(), details[0] if details else None
 
     def enter(self, state: str) -> None:
         """Move to ``state`` and restart its timer."""

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 
 from .. import logs
+from . import tls_handshake
 from .access_log import log_access
-from .connection import BUSY, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
+from .connection import BUSY, HANDSHAKE, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
 from .contract import Scoreboard
 from .pool import ServingPool
 
@@ -39,8 +40,10 @@ class ConnectionLoop:
     """Serves connections from ``listeners`` until ``stop``/``drain`` is called."""
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
-                 make_handler: Callable[[Connection, socket.socket], object]) -> None:
+                 make_handler: Callable[[Connection, socket.socket], object],
+                 tls_contexts: dict | None = None) -> None:
         self.listeners = listeners
+        self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
         self.timeouts = settings["timeouts"]
         self.max_connections = settings["max_connections"]
         self.max_requests = settings["max_requests"]
@@ -130,7 +133,10 @@ class ConnectionLoop:
         if key.data is None:
             self._drain_wake_pipe()
         elif isinstance(key.data, Connection):
-            self._on_readable(key.data)
+            if key.data.state == HANDSHAKE:
+                self._on_handshake(key.data)
+            else:
+                self._on_readable(key.data)
         else:
             self._accept(key.fileobj)
 
@@ -164,6 +170,12 @@ class ConnectionLoop:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, address)
+            conn.listener = listener
+            if listener in self.tls_contexts:  # the handler comes once the handshake is done
+                conn.enter(HANDSHAKE)
+                self.connections.add(conn)
+                self.selector.register(sock, selectors.EVENT_READ, conn)
+                continue
             try:
                 conn.handler = self.make_handler(conn, listener)
             except Exception as error:  # the user's handler class cannot even be built
@@ -181,12 +193,39 @@ class ConnectionLoop:
         if not conn.reader.fill_available():
             self._close(conn)
             return
-        if conn.state == IDLE:
+        if conn.state == IDLE and conn.reader.buffered():
             conn.enter(READING_HEAD)
         limits = conn.handler.limits
         if conn.reader.has_complete_head() or conn.reader.buffered() > limits.max_head_bytes:
             self.selector.unregister(conn.sock)
             self._hand_to_pool(conn)
+
+    def _on_handshake(self, conn: Connection) -> None:
+        self.selector.unregister(conn.sock)  # the handshake may replace the socket object
+        outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        if outcome in (tls_handshake.WANT_READ, tls_handshake.WANT_WRITE):
+            events = selectors.EVENT_READ if outcome == tls_handshake.WANT_READ else selectors.EVENT_WRITE
+            self.selector.register(conn.sock, events, conn)
+        elif outcome == tls_handshake.PLAIN_HTTP:
+            tls_handshake.answer_plain_http(conn)
+            self._linger(conn)
+        elif outcome == tls_handshake.FAILED:
+            self.connections.discard(conn)
+            conn.close()
+        else:
+            self._start_serving_tls(conn)
+
+    def _start_serving_tls(self, conn: Connection) -> None:
+        try:
+            conn.handler = self.make_handler(conn, conn.listener)
+        except Exception as error:  # the user's handler class cannot even be built
+            _log_escaped(conn, error)
+            self.connections.discard(conn)
+            conn.close()
+            return
+        conn.enter(IDLE)
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        self._on_readable(conn)  # the request may have come with the handshake's last flight
 
     def _hand_to_pool(self, conn: Connection) -> None:
         conn.enter(QUEUED)
@@ -211,6 +250,7 @@ class ConnectionLoop:
 
     def _expire(self, now: float) -> None:
         limits = {IDLE: self.timeouts["keepalive"], READING_HEAD: self.timeouts["request_head"],
+                  HANDSHAKE: self.timeouts["request_head"],
                   QUEUED: 0, BUSY: self.timeouts["request"], LINGERING: LINGER_S}
         for conn in list(self.connections):
             limit = limits[conn.state]

@@ -35,11 +35,13 @@ BUSY = 1
 
 @dataclass(frozen=True)
 class ListenerSpec:
-    """One inherited listening socket: its fd, its name (e.g. "http") and kind."""
+    """One inherited listening socket: its fd, its name (e.g. "http"), kind, and TLS material."""
 
     fd: int
     name: str
     kind: str  # "tcp" or "unix"
+    tls_fd: int | None = None  # a sealed memfd with the PEM chain and key: a TLS listener
+    tls_password_fd: int | None = None  # a memfd with the key's password, if it has one
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import http.server
 import importlib
 
 from ..handlers.base import BaseHTTPRequestHandler
+from ..handlers.static_settings import daemon_attributes
 from ..protocol import Limits
 from ..server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler
 
@@ -86,7 +87,7 @@ def configure(handler: type, settings: dict) -> type:
             directory=settings["directory"],
             extra_response_headers=[tuple(pair) for pair in settings["response_headers"]],
             default_content_type=settings["content_type"],
-            serve_dotfiles=False,
+            **daemon_attributes(handler, settings.get("static", {})),
         )
     return type(handler.__name__, (handler,), attributes)
 

@@ -11,6 +11,7 @@ response's small writes into one ``send`` and offers ``sendfile`` in bounded ste
 
 import io
 import socket
+import ssl
 from collections.abc import Callable
 
 _RECV_SIZE = 64 * 1024
@@ -20,6 +21,10 @@ _SENDFILE_STEP = 4 * 1024 * 1024
 
 def _no_progress() -> None:
     pass
+
+
+def _nothing_pending() -> int:
+    return 0
 
 
 class ConnectionReader(io.BufferedIOBase):
@@ -40,15 +45,19 @@ class ConnectionReader(io.BufferedIOBase):
 
     def fill_available(self) -> bool:
         """Receive what the (non-blocking) socket has; False once the peer closed."""
-        try:
-            data = self._sock.recv(_RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return True
-        if not data:
-            self._eof = True
-            return False
-        self._buffer += data
-        return True
+        pending = getattr(self._sock, "pending", _nothing_pending)
+        while True:
+            try:
+                data = self._sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return True
+            if not data:
+                self._eof = True
+                return False
+            self._buffer += data
+            # TLS may hold decrypted bytes that the socket's readiness no longer announces
+            if not pending():
+                return True
 
     def has_complete_head(self) -> bool:
         """True if the buffer holds a request line and fields up to the empty line."""

@@ -14,14 +14,27 @@ import time
 import setproctitle
 
 from .. import logs
+from ..tls import context_from_fd
 from .connection import BUSY, Connection
 from .connections import ConnectionLoop
-from .contract import EVENT_LOGS_REOPENED, EVENT_READY, Scoreboard, WorkerSpec, status_message
+from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import configure, driven, load_handler
 
 _GRACEFUL = signal.SIGTERM
 _FAST = (signal.SIGINT, signal.SIGQUIT)
 _EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are cut
+
+
+def tls_context_for(listener: ListenerSpec):
+    """The SSLContext of a TLS listener, from the material the master passed; closes its fds."""
+    password = None
+    if listener.tls_password_fd is not None:
+        with open(listener.tls_password_fd, encoding="utf-8") as file:
+            password = file.read()
+    try:
+        return context_from_fd(listener.tls_fd, password)
+    finally:
+        os.close(listener.tls_fd)
 
 
 class WorkerServer:
@@ -101,12 +114,15 @@ class Worker:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners = []
+        listeners, tls_contexts = [], {}
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
-        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler)
+            if item.tls_fd is not None:
+                tls_contexts[listener] = tls_context_for(item)
+        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
+                                   tls_contexts)
         self.servers = {listener: WorkerServer(listener, self.loop) for listener in listeners}
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 

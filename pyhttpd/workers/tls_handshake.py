@@ -1,0 +1,62 @@
+"""The TLS handshake of an accepted connection, advanced by the event loop without blocking.
+
+A connection on a TLS listener starts in the HANDSHAKE state. Each time its socket is
+ready, ``advance`` moves the handshake on; no thread waits on a slow or silent client, and
+the loop's head timer closes one that never finishes. Before wrapping, the first byte is
+peeked: a TLS connection starts with a handshake record (0x16), so anything else is a
+plain-HTTP request sent to the TLS port, which gets a short 400 instead of a hang.
+"""
+
+import socket
+import ssl
+
+from .connection import Connection
+
+DONE = "done"
+WANT_READ = "want-read"
+WANT_WRITE = "want-write"
+PLAIN_HTTP = "plain-http"
+FAILED = "failed"
+
+_TLS_HANDSHAKE_RECORD = b"\x16"
+PLAIN_HTTP_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 44\r\n"
+    b"Connection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL.\n"
+)
+
+
+def advance(conn: Connection, context: ssl.SSLContext) -> str:
+    """Move ``conn``'s handshake on; returns DONE, WANT_READ, WANT_WRITE, PLAIN_HTTP or FAILED.
+
+    On the first call it wraps the socket (``conn.replace_socket``); the caller must have
+    unregistered the old socket object from its selector first, and registers the new one.
+    """
+    if not isinstance(conn.sock, ssl.SSLSocket):
+        try:
+            first = conn.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return WANT_READ
+        except OSError:
+            return FAILED
+        if not first:
+            return FAILED
+        if first != _TLS_HANDSHAKE_RECORD:
+            return PLAIN_HTTP
+        conn.replace_socket(context.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False))
+    try:
+        conn.sock.do_handshake()
+    except ssl.SSLWantReadError:
+        return WANT_READ
+    except ssl.SSLWantWriteError:
+        return WANT_WRITE
+    except (ssl.SSLError, OSError):
+        return FAILED
+    return DONE
+
+
+def answer_plain_http(conn: Connection) -> None:
+    """Send the short 400 to a plain-HTTP client on the TLS port; best effort, never blocks."""
+    try:
+        conn.sock.send(PLAIN_HTTP_ANSWER)
+    except OSError:
+        pass
