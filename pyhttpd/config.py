@@ -90,6 +90,11 @@ class Config:
     error_log: str
     log_level: str
     log_directory: str | None
+    serve_dotfiles: bool
+    precompressed: bool
+    max_ranges: int
+    mime_types: tuple[tuple[str, str], ...]  # (".ext", "media/type")
+    cache_control: tuple[tuple[str, str], ...]  # (glob, value)
     config_file: str | None = None  # the --config file, absolute, to read again on reload
 
     def limits(self) -> Limits:

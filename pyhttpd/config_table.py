@@ -11,6 +11,7 @@ from typing import Any
 
 from .config_values import (
     BOOLEAN,
+    CACHE_RULES,
     DIRECTORY,
     GROUP,
     HANDLER,
@@ -18,6 +19,7 @@ from .config_values import (
     LISTENERS,
     LOG_TARGET,
     MEDIA_TYPE,
+    MIME_TYPES,
     OPTIONAL_DIRECTORY,
     OPTIONAL_FILE,
     USER,
@@ -173,6 +175,28 @@ SETTINGS: tuple[Setting, ...] = (
     S("logs.directory", "log_directory", OPTIONAL_DIRECTORY, "", example="/var/log/pyhttpd",
       help='Directory where --daemon writes access.log and error.log for the logs that are "-" '
            "(a daemon has no standard error); without it, those logs are off under --daemon."),
+    # [static]
+    S("static.serve_dotfiles", "serve_dotfiles", BOOLEAN, False, flags=("--serve-dotfiles",),
+      help='Serve and list files and directories whose name starts with "." (.git, .env); '
+           "off, they are answered 404 and left out of listings."),
+    S("static.precompressed", "precompressed", BOOLEAN, True, flags=("--precompressed",),
+      help="Serve FILE.br or FILE.gz, when it exists and is not older than FILE, to clients whose "
+           "Accept-Encoding allows it, with Content-Encoding and Vary: Accept-Encoding."),
+    S("static.max_ranges", "max_ranges", COUNT, 16, flags=("--max-ranges",), metavar="N",
+      help="Most byte ranges honoured in one Range request; more are ignored and the whole file "
+           "sent. Overlapping ranges are merged first. 0 turns range requests off."),
+    S("static.mime_types", "mime_types", MIME_TYPES, {}, flags=("--mime-type",), metavar=("EXT", "TYPE"),
+      default_doc="none", example={"md": "text/markdown", "webmanifest": "application/manifest+json"},
+      help="Content-Type by file extension, over the built-in table; text types get charset=utf-8 "
+           "unless they carry parameters. --mime-type may be repeated; given on the command line, "
+           "it replaces the file's table."),
+    S("static.cache_control", "cache_control", CACHE_RULES, [], flags=("--cache-control",),
+      metavar=("PATTERN", "VALUE"), example=[["/assets/*", "public, max-age=31536000, immutable"],
+                                              ["*.html", "no-cache"]],
+      help="Cache-Control by URL path, as [glob, value] pairs; the first match wins. A glob with "
+           '"/" matches the whole path ("/assets/*"), one without matches the last segment '
+           '("*.css"). --cache-control may be repeated; given on the command line, it replaces '
+           "the file's list."),
 )
 
 BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
@@ -180,4 +204,5 @@ SECTIONS: dict[str, str] = {  # TOML table -> what its keys are about
     "timeouts": "Timeouts, in seconds.",
     "limits": "Limits on what a client may send, and on each worker.",
     "logs": "Logging.",
+    "static": "The built-in static file handler (docs/static-files.md).",
 }

@@ -231,6 +231,44 @@ def _convert_header_pairs(value: Any) -> tuple[tuple[str, str], ...]:
 
 HEADER_PAIRS = Kind("array of [name, value] pairs", _convert_header_pairs, cli="pair")
 
+_EXTENSION = r"\.?[A-Za-z0-9][A-Za-z0-9._+-]{0,31}"
+_MEDIA_TYPE_REGEX = _TOKEN + "/" + _TOKEN + r"(\s*;[\x20-\x7e]*)?"
+
+
+def _convert_mime_types(value: Any) -> tuple[tuple[str, str], ...]:
+    """A table {extension: media type}; extensions get their leading dot ("md" -> ".md")."""
+    if not isinstance(value, dict):
+        raise Invalid(f'must be a table of extension = "media/type", got {show(value)}')
+    pairs = []
+    for extension, media_type in value.items():
+        where = f".{extension}"
+        if not re.fullmatch(_EXTENSION, extension):
+            raise Invalid(f"must be a file extension such as md or .md, got {show(extension)}", where)
+        if not isinstance(media_type, str) or not re.fullmatch(_MEDIA_TYPE_REGEX, media_type):
+            raise Invalid(f"must be a media type, such as text/markdown, got {show(media_type)}", where)
+        pairs.append((extension if extension.startswith(".") else "." + extension, media_type))
+    return tuple(pairs)
+
+
+MIME_TYPES = Kind('table of extension = "media/type"', _convert_mime_types,
+                  lambda pairs: {extension: media_type for extension, media_type in pairs}, "pair")
+
+
+def _convert_cache_rules(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        raise Invalid(f"must be an array of [pattern, value] pairs, got {show(value)}")
+    for index, pair in enumerate(value):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+            raise Invalid(f"must be a [pattern, value] pair of strings, got {show(pair)}", f"[{index}]")
+        for part in pair:
+            if not part or re.search(r"[\x00-\x08\x0a-\x1f\x7f]", part):
+                problem = f"must be non-empty, without control characters, got {show(part)}"
+                raise Invalid(problem, f"[{index}]")
+    return tuple((pattern_text, text) for pattern_text, text in value)
+
+
+CACHE_RULES = Kind("array of [glob pattern, Cache-Control value] pairs", _convert_cache_rules, cli="pair")
+
 
 # --- listeners ----------------------------------------------------------------------------------
 

@@ -34,6 +34,9 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     - ``limits``: every field of ``pyhttpd.protocol.Limits`` (max_body_bytes None: no limit)
     - ``name``: the server's name for process titles ("" when unset)
     - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
+    - ``static``: {serve_dotfiles, precompressed, max_ranges, mime_types: {".ext": type},
+      cache_control: [[glob, value], ...]} for the built-in static handler
+      (``pyhttpd.handlers.static_settings.daemon_attributes`` applies them)
     """
     access_log, error_log = log_targets(config)
     return {
@@ -56,6 +59,13 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
         "limits": asdict(config.limits()),
         "name": config.name or "",
         "logs": {"access_log": access_log, "error_log": error_log, "level": config.log_level},
+        "static": {
+            "serve_dotfiles": config.serve_dotfiles,
+            "precompressed": config.precompressed,
+            "max_ranges": config.max_ranges,
+            "mime_types": dict(config.mime_types),
+            "cache_control": [[pattern, value] for pattern, value in config.cache_control],
+        },
     }
 
 

@@ -22,16 +22,33 @@ from dataclasses import dataclass
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 
+# Inline, so the page needs nothing else. Desktop: a table of name, size, date. Narrow
+# screens (phones): each row becomes two lines, the name on its own line and size and
+# date under it, so neither the names nor the dates are broken mid-word. color-scheme and
+# translucent stripes keep it readable in a dark theme too.
 _STYLE = """\
-body{font-family:system-ui,sans-serif;margin:1rem;line-height:1.4}
-h1{font-size:1.25rem;word-break:break-all}
+:root{color-scheme:light dark}
+body{font-family:system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:64rem;line-height:1.4}
+h1{font-size:1.25rem;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}
-th,td{padding:.25rem .5rem;text-align:left;vertical-align:top}
-td:first-child{word-break:break-all}
-td.n{text-align:right;white-space:nowrap}
-tr:nth-child(even){background:#f4f4f4}
+th,td{padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{border-bottom:1px solid rgba(127,127,127,.4)}
+td.f{overflow-wrap:anywhere}
+td.f a{display:block}
+.n{text-align:right;white-space:nowrap}
+td.t{white-space:nowrap}
+tbody tr:nth-child(even){background:rgba(127,127,127,.1)}
+@media (max-width:40rem){
+thead{display:none}
+tr{display:flex;flex-wrap:wrap;padding:.35rem 0}
+td{padding:0 .5rem}
+td.f{flex:1 0 100%;padding-bottom:.15rem}
+td.n,td.t{font-size:.85rem;opacity:.75}
+td.n{text-align:left}
+td.n:empty{display:none}
+td.t time::after{content:" UTC"}
+}
 """
-
 
 @dataclass(frozen=True)
 class ListingEntry:
@@ -98,7 +115,7 @@ def render_html(display_path: str, entries: Iterable[ListingEntry], show_parent:
     title = "Directory listing for " + html.escape(display_path, quote=False)
     rows = []
     if show_parent:
-        rows.append('<tr><td><a href="../">../</a></td><td></td><td></td></tr>')
+        rows.append('<tr><td class="f"><a href="../">../</a></td><td class="n"></td><td class="t"></td></tr>')
     rows.extend(_html_row(entry) for entry in entries)
     page = [
         "<!DOCTYPE html>",
@@ -112,7 +129,7 @@ def render_html(display_path: str, entries: Iterable[ListingEntry], show_parent:
         "<body>",
         f"<h1>{title}</h1>",
         "<table>",
-        '<thead><tr><th>Name</th><th class="n">Size</th><th>Modified (UTC)</th></tr></thead>',
+        '<thead><tr><th>Name</th><th class="n">Size</th><th class="t">Modified (UTC)</th></tr></thead>',
         "<tbody>",
         *rows,
         "</tbody>",
@@ -138,8 +155,8 @@ def _html_row(entry: ListingEntry) -> str:
     text = html.escape(shown_name, quote=False)
     size = "" if entry.size is None else _human_size(entry.size)
     return (
-        f'<tr><td><a href="{href}">{text}</a></td>'
-        f'<td class="n">{size}</td><td>{_html_time(entry.mtime)}</td></tr>'
+        f'<tr><td class="f"><a href="{href}">{text}</a></td>'
+        f'<td class="n">{size}</td><td class="t">{_html_time(entry.mtime)}</td></tr>'
     )
 
 

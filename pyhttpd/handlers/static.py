@@ -9,24 +9,30 @@ The stdlib's behaviour, as CPython's tests pin it down, with these hardenings:
   ``fstat``, so a FIFO cannot hang a thread and a device cannot be streamed forever;
 - every failure to map, open or list is a 404, never a 500 (NUL bytes and names the OS
   cannot encode included);
-- bodies go out with ``socket.sendfile`` when the response goes straight to a socket, and
-  otherwise in 64 KiB chunks: a file is never read whole into memory;
-- a body that turns out shorter or longer than its Content-Length (the file changed while
-  it was sent) closes the connection, so the next response cannot be misframed.
+- bodies go out with sendfile (each range of a 206 too) when the response goes straight to
+  a socket, and otherwise in 64 KiB chunks: a file is never read whole into memory;
+- a body never exceeds its Content-Length, and one that turns out shorter (the file shrank
+  while it was sent) closes the connection, so the next response cannot be misframed.
+
+Beyond the standard library (docs/static-files.md): byte ranges (``ranges.py``),
+precompressed siblings (``encodings.py``), a charset for text, Cache-Control rules, and,
+with ``conditional_requests = "rfc9110"``, strong ETags and RFC 9110's preconditions
+(``conditional.py``). The class used directly keeps the stdlib's conditional behaviour,
+which CPython's tests pin down (docs/compatibility.md); the daemon switches to RFC 9110.
 """
 
-import datetime
-import email.utils
 import io
 import os
 import socket
-import stat
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
 from .. import __version__
 from .base import BaseHTTPRequestHandler
+from .conditional import is_not_modified_since
+from .file_body import FileSpans, copy_in_chunks, is_regular_file, send_file_spans
+from .file_response import FileResponder
 from .listing import (
     HTML_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
@@ -46,24 +52,10 @@ from .paths import (
     url_path_to_fs,
 )
 
-COPY_CHUNK_BYTES = 64 * 1024
-
-# Headers this handler sets itself; extra_response_headers never repeat or contradict them.
-_OWN_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "last-modified",
-        "location",
-        "server",
-        "date",
-        "connection",
-        "transfer-encoding",
-    }
-)
+__all__ = ["SimpleHTTPRequestHandler", "header_pairs", "is_not_modified_since"]
 
 
-class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
+class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     """Serves GET and HEAD from ``directory`` and below.
 
     Methods for the caller: ``do_GET``, ``do_HEAD`` (called by the request loop).
@@ -76,9 +68,14 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
     Class variables that may be overridden: ``server_version``, ``extensions_map``,
     ``index_pages``, ``directory`` (instance argument wins, then this, then the working
     directory at construction), ``default_content_type``, ``extra_response_headers``
-    ((name, value) pairs added to every 200 response; the ``response_headers`` argument
-    sets it), and pyhttpd's ``follow_symlinks`` (serve symlinks that lead out of the root)
-    and ``serve_dotfiles`` (serve and list names starting with ".").
+    ((name, value) pairs added to every 200 and 206 response unless it already carries
+    that header; the ``response_headers`` argument sets it), and pyhttpd's ``follow_symlinks`` (serve
+    symlinks that lead out of the root), ``serve_dotfiles`` (serve and list names starting
+    with "."), ``conditional_requests`` ("stdlib": If-Modified-Since only, as http.server;
+    "rfc9110": ETags and every precondition), ``max_ranges`` (ranges honoured per request;
+    0 turns Range support off), ``precompressed`` (serve ``file.br``/``file.gz`` to clients
+    that accept them), ``text_charset`` (added to text types; None for none) and
+    ``cache_control`` ((glob, value) rules, see ``static_settings.cache_control_for``).
     """
 
     server_version = "SimpleHTTP/" + __version__
@@ -89,6 +86,11 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
     extra_response_headers: tuple[tuple[str, str], ...] = ()
     follow_symlinks = False
     serve_dotfiles = True
+    conditional_requests = "stdlib"
+    max_ranges = 16
+    precompressed = False
+    text_charset: str | None = "utf-8"
+    cache_control: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, *args, directory=None, response_headers=None, **kwargs) -> None:
         if directory is None:
@@ -123,10 +125,10 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
     def send_head(self):
         """Send the response head for ``self.path``; return the body to send, or None.
 
-        Returns an open binary file (or a BytesIO for a listing) positioned at the body,
-        which the caller must close; or None when the response (a 301, 304 or error) is
-        complete. Sends 301 to add the "/" a directory needs, 404 for anything that cannot
-        be found, opened or may not be served.
+        Returns a readable binary object holding exactly the body (a ``FileSpans`` over the
+        file, a BytesIO for a listing), which the caller must close; or None when the
+        response (301, 304, 412, 416 or an error) is complete. Sends 301 to add the "/" a
+        directory needs, 404 for anything that cannot be found, opened or may not be served.
         """
         self._content_length = None
         fs_path = self.translate_path(self.path)
@@ -168,12 +170,12 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
             show_parent = bool(url_path_segments(self.path))
             body = render_html(self._display_path(), entries, show_parent)
             content_type = HTML_CONTENT_TYPE
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Vary", "Accept")
-        self._send_extra_response_headers()
-        self.end_headers()
+        metadata = [("Vary", "Accept"), *self._cache_control(self._url_path_of(path, True))]
+        # A listing has no validators: only "*" and the absence of tags can decide.
+        if headers is not None and self._answered_precondition(None, None, metadata):
+            return None
+        self._send_head(HTTPStatus.OK, [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                                        *metadata])
         self._content_length = len(body)
         return io.BytesIO(body)
 
@@ -188,17 +190,21 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
     def copyfile(self, source, outputfile) -> int:
         """Copy ``source`` (a binary file) from its position to its end into ``outputfile``.
 
-        Uses ``socket.sendfile`` when ``outputfile`` is this handler's ``wfile`` writing
-        straight to a socket and ``source`` is a regular file; otherwise copies in 64 KiB
-        chunks. Returns the number of bytes copied. Closes neither stream.
+        A ``FileSpans`` (what ``send_head`` returns for a file) is sent part by part, its
+        file spans with sendfile(offset, count). Any other source uses ``socket.sendfile``
+        when ``outputfile`` is this handler's ``wfile`` writing straight to a socket and
+        ``source`` is a regular file. Otherwise copies in 64 KiB chunks. Returns the number
+        of bytes copied. Closes neither stream.
         """
         connection = self._sendfile_socket(outputfile)
-        if connection is not None and _is_regular_file(source):
+        if isinstance(source, FileSpans):
+            return send_file_spans(source, outputfile, connection)
+        if connection is not None and is_regular_file(source):
             if hasattr(outputfile, "sendfile"):  # a pyhttpd worker's wfile: sends in steps, stamping progress
                 return outputfile.sendfile(source, source.tell())
             outputfile.flush()
             return connection.sendfile(source, source.tell())
-        return _copy_in_chunks(source, outputfile)
+        return copy_in_chunks(source, outputfile)
 
     def guess_type(self, path: str) -> str:
         """Return the media type for ``path`` from its suffix.
@@ -247,49 +253,19 @@ class SimpleHTTPRequestHandler(BaseHTTPRequestHandler):
                 return candidate
         return None
 
-    def _send_file_head(self, fs_path: str):
-        """Open ``fs_path``; send 304, or the 200 head and return the open file; else 404."""
-        source = _open_regular_file(fs_path)
-        if source is not None and not self._may_serve_open_file(source, fs_path):
-            source.close()
-            source = None
-        if source is None:
-            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
-            return None
+    def _url_path_of(self, fs_path: str, is_directory: bool = False) -> str:
+        """The decoded URL path of ``fs_path`` under the root, for Cache-Control rules."""
         try:
-            status = os.fstat(source.fileno())
-            if self._is_not_modified(status.st_mtime):
-                source.close()
-                self.send_response(HTTPStatus.NOT_MODIFIED)
-                self.end_headers()
-                return None
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", self.guess_type(fs_path))
-            self.send_header("Content-Length", str(status.st_size))
-            self.send_header("Last-Modified", self.date_time_string(status.st_mtime))
-            self._send_extra_response_headers()
-            self.end_headers()
-        except BaseException:
-            source.close()
-            raise
-        self._content_length = status.st_size
-        return source
-
-    def _is_not_modified(self, mtime: float) -> bool:
-        """Tell whether If-Modified-Since allows a 304 for a file modified at ``mtime``."""
-        headers = self.headers
-        # RFC 9110 13.1.3 says If-Modified-Since is ignored when If-None-Match is present.
-        # We never send ETags, so the stdlib goes further and ignores it whatever
-        # If-None-Match holds (even "*"): CPython's test_browser_cache_with_If_None_Match_header
-        # requires that leniency, so it is kept.
-        if "If-Modified-Since" not in headers or "If-None-Match" in headers:
-            return False
-        return is_not_modified_since(headers["If-Modified-Since"], mtime)
-
-    def _send_extra_response_headers(self) -> None:
-        for name, value in self.extra_response_headers:
-            if name.lower() not in _OWN_HEADERS:
-                self.send_header(name, value)
+            relative = os.path.relpath(fs_path, self.directory)
+        except ValueError:
+            relative = "."
+        if relative == "." or relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            # The root, or outside it (a subclass's translate_path): go by the request path.
+            segments = [] if relative == "." else url_path_segments(self.path)
+        else:
+            segments = relative.split(os.sep)
+        url_path = "/" + "/".join(segments)
+        return url_path + "/" if is_directory and segments else url_path
 
     def _display_path(self) -> str:
         """The request path as a listing's title shows it: decoded, invalid UTF-8 as U+FFFD."""
@@ -322,62 +298,6 @@ def header_pairs(
     """Return headers given as a mapping or as (name, value) pairs as a tuple of pairs."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     return tuple((str(name), str(value)) for name, value in items)
-
-
-def is_not_modified_since(if_modified_since: str, mtime: float) -> bool:
-    """Tell whether a file modified at ``mtime`` is unchanged since the given HTTP date.
-
-    HTTP dates have whole seconds, so ``mtime`` is truncated before comparing. A date that
-    does not parse gives False (RFC 9110 13.1.3: the header is then ignored); a date
-    without a zone is taken as UTC.
-    """
-    try:
-        since = email.utils.parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=datetime.UTC)
-    modified = datetime.datetime.fromtimestamp(int(mtime), datetime.UTC)
-    return modified <= since
-
-
-def _open_regular_file(fs_path: str):
-    """Return ``fs_path`` opened for binary reading if it is a regular file, else None.
-
-    O_NONBLOCK keeps the open from waiting for a writer when the path is a FIFO; it has no
-    effect on reads from a regular file.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(fs_path, flags)
-    except (OSError, ValueError):
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            os.close(descriptor)
-            return None
-        os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
-
-
-def _is_regular_file(source) -> bool:
-    """Tell whether ``source`` is a file object on a regular file (one sendfile can read)."""
-    try:
-        return stat.S_ISREG(os.fstat(source.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return False
-
-
-def _copy_in_chunks(source, outputfile) -> int:
-    """Copy ``source`` to its end into ``outputfile``, 64 KiB at a time; return the count."""
-    copied = 0
-    while chunk := source.read(COPY_CHUNK_BYTES):
-        outputfile.write(chunk)
-        copied += len(chunk)
-    return copied
 
 
 def _lexically_inside(fs_path: str, root: str) -> bool:

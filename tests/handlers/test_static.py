@@ -19,12 +19,9 @@ import urllib.parse
 
 import pytest
 
+from pyhttpd.handlers.file_body import copy_in_chunks
 from pyhttpd.handlers.servers import ThreadingHTTPServer
-from pyhttpd.handlers.static import (
-    SimpleHTTPRequestHandler,
-    _copy_in_chunks,
-    is_not_modified_since,
-)
+from pyhttpd.handlers.static import SimpleHTTPRequestHandler, is_not_modified_since
 
 SOCKET_TIMEOUT_S = 10
 SHUTDOWN_TIMEOUT_S = 10
@@ -123,7 +120,7 @@ def test_get_file(serve, site):
     response, body = get(serve(), "/page.html")
     assert response.status == 200
     assert body == PAGE
-    assert response.getheader("Content-Type") == "text/html"
+    assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     assert response.getheader("Content-Length") == str(len(PAGE))
     mtime = os.stat(site / "page.html").st_mtime
     assert response.getheader("Last-Modified") == email.utils.formatdate(mtime, usegmt=True)
@@ -239,7 +236,7 @@ def test_chunked_copy_never_reads_more_than_a_chunk(tmp_path):
     path.write_bytes(b"x" * (300 * 1024))
     output = io.BytesIO()
     with RecordingFile(path) as source:
-        assert _copy_in_chunks(source, output) == 300 * 1024
+        assert copy_in_chunks(source, output) == 300 * 1024
     assert output.getvalue() == b"x" * (300 * 1024)
     assert 0 < RecordingFile.largest_read <= 64 * 1024
 
@@ -524,7 +521,7 @@ def test_response_headers_go_on_200_only_and_never_override(serve):
     address = serve(server_kwargs={"response_headers": extra})
     response, _ = get(address, "/page.html")
     assert response.getheader("X-Frame-Options") == "DENY"
-    assert response.getheader("Content-Type") == "text/html"
+    assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     response, _ = get(address, "/sub/")
     assert response.getheader("X-Frame-Options") == "DENY"
     for target in ("/nope", "/sub"):

@@ -1,0 +1,229 @@
+"""How SimpleHTTPRequestHandler answers for one file: 200, 206, 304, 412 or 416.
+
+``FileResponder`` is a mixin of ``static.SimpleHTTPRequestHandler`` holding the steps after
+the path is mapped: open the file (or its precompressed sibling), compute its validators,
+evaluate the request's preconditions, then its Range, and send the head. It relies on the
+handler's attributes and methods (``conditional_requests``, ``max_ranges``,
+``precompressed``, ``text_charset``, ``cache_control``, ``extra_response_headers``,
+``guess_type``, ``_may_serve``, ``_may_serve_open_file``, ``_url_path_of``) and is not
+meant to be used on its own.
+"""
+
+import html
+import os
+import stat
+import time
+from http import HTTPStatus
+
+from .conditional import evaluate_preconditions, if_range_allows, is_not_modified_since, strong_etag
+from .encodings import SIBLINGS, choose_coding
+from .file_body import FileSpans, open_regular_file
+from .mimetypes_map import with_charset
+from .ranges import (
+    UNSATISFIABLE,
+    Span,
+    content_range,
+    multipart_layout,
+    new_boundary,
+    parse_ranges,
+    unsatisfied_range,
+)
+from .static_settings import cache_control_for
+
+# Headers the handler sets itself; extra_response_headers never repeat or contradict them
+# (nor any other header the response already carries).
+OWN_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "last-modified",
+        "location",
+        "server",
+        "date",
+        "connection",
+        "transfer-encoding",
+    }
+)
+
+
+class FileResponder:
+    """The file-serving steps of SimpleHTTPRequestHandler (a mixin; see the module docstring)."""
+
+    def _send_file_head(self, fs_path: str):
+        """Answer for the file ``fs_path``: 200 or 206 (returning the body), 304, 412, 416, 404."""
+        source = self._open_servable(fs_path)
+        if source is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        try:
+            status = os.fstat(source.fileno())
+            source, status, coding, varies = self._choose_representation(source, fs_path, status)
+            return self._respond_with_file(source, fs_path, status, coding, varies)
+        except BaseException:
+            source.close()
+            raise
+
+    def _open_servable(self, fs_path: str):
+        """Open ``fs_path`` if it is a regular file still inside what may be served, else None."""
+        source = open_regular_file(fs_path)
+        if source is not None and not self._may_serve_open_file(source, fs_path):
+            source.close()
+            return None
+        return source
+
+    def _choose_representation(self, source, fs_path: str, status: os.stat_result):
+        """Return (file, status, coding, varies): the file or the precompressed sibling to send.
+
+        ``varies`` tells whether the file has a sibling, so that the choice depended on
+        Accept-Encoding (RFC 9110 12.5.5: say so with Vary). A sibling counts only if it is
+        a regular file we may serve that is not older than the file: a stale one is never
+        sent. A Range request gets the file itself, so that byte positions mean what the
+        client expects and a multipart body is never mislabelled as compressed as a whole.
+        """
+        if not self.precompressed:
+            return source, status, None, False
+        siblings = {coding: fs_path + suffix for coding, suffix in SIBLINGS
+                    if self._is_fresh_sibling(fs_path + suffix, status)}
+        if not siblings:
+            return source, status, None, False
+        ranged = self.command == "GET" and self.max_ranges > 0 and self.headers.get_all("Range")
+        coding = None if ranged else choose_coding(self.headers.get_all("Accept-Encoding"), siblings)
+        sibling = self._open_servable(siblings[coding]) if coding else None
+        if sibling is None:
+            return source, status, None, True
+        try:
+            sibling_status = os.fstat(sibling.fileno())
+        except BaseException:
+            sibling.close()
+            raise
+        if sibling_status.st_mtime_ns < status.st_mtime_ns:  # replaced since we looked
+            sibling.close()
+            return source, status, None, True
+        source.close()
+        return sibling, sibling_status, coding, True
+
+    def _is_fresh_sibling(self, path: str, original: os.stat_result) -> bool:
+        try:
+            status = os.stat(path)
+        except (OSError, ValueError):
+            return False
+        return (stat.S_ISREG(status.st_mode) and status.st_mtime_ns >= original.st_mtime_ns
+                and self._may_serve(path))
+
+    def _respond_with_file(self, source, fs_path: str, status: os.stat_result, coding: str | None,
+                           varies: bool):
+        """Send the head for ``source``; return its body, or None (and close it) if complete."""
+        size = status.st_size
+        content_type = with_charset(self.guess_type(fs_path), self.text_charset)
+        etag = strong_etag(status, coding) if self.conditional_requests == "rfc9110" else None
+        # RFC 9110 15.4.5: a 304 carries the ETag, Vary and Cache-Control a 200 would have.
+        metadata = [("Last-Modified", self.date_time_string(status.st_mtime))]
+        metadata += [("ETag", etag)] if etag else []
+        metadata += [("Vary", "Accept-Encoding")] if varies else []
+        metadata += self._cache_control(self._url_path_of(fs_path))
+        if self._answered_precondition(etag, status.st_mtime, metadata):
+            source.close()
+            return None
+        spans = self._requested_ranges(etag, int(status.st_mtime), size)
+        if spans is UNSATISFIABLE:
+            source.close()
+            self._send_status_page(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                                   [("Content-Range", unsatisfied_range(size))])
+            return None
+        own = [("Accept-Ranges", "bytes")] if self.max_ranges > 0 else []
+        own += [("Content-Encoding", coding)] if coding else []
+        if spans is None:
+            code, body = HTTPStatus.OK, FileSpans(source, [Span(0, size)])
+            framing = [("Content-Type", content_type)]
+        elif len(spans) == 1:
+            code, body = HTTPStatus.PARTIAL_CONTENT, FileSpans(source, spans)
+            framing = [("Content-Type", content_type), ("Content-Range", content_range(spans[0], size))]
+        else:
+            boundary = new_boundary()
+            code = HTTPStatus.PARTIAL_CONTENT
+            body = FileSpans(source, multipart_layout(spans, size, content_type, boundary))
+            framing = [("Content-Type", f"multipart/byteranges; boundary={boundary}")]
+        self._send_head(code, [*framing, ("Content-Length", str(body.length)), *metadata, *own])
+        self._content_length = body.length
+        return body
+
+    def _answered_precondition(self, etag: str | None, mtime: float | None,
+                               metadata: list[tuple[str, str]]) -> bool:
+        """Evaluate the request's preconditions; send the 304 or 412 and return True if one fails."""
+        if self.conditional_requests == "rfc9110":
+            last_modified = None if mtime is None else int(mtime)
+            verdict = evaluate_preconditions(self.headers, self.command, etag, last_modified)
+        else:
+            verdict = self._stdlib_precondition(mtime)
+        if verdict == HTTPStatus.NOT_MODIFIED:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            for name, value in metadata:
+                self.send_header(name, value)
+            self.end_headers()
+        elif verdict == HTTPStatus.PRECONDITION_FAILED:
+            self._send_status_page(HTTPStatus.PRECONDITION_FAILED, [])
+        return verdict is not None
+
+    def _stdlib_precondition(self, mtime: float | None) -> int | None:
+        """http.server's rule: 304 if If-Modified-Since allows it, nothing else evaluated."""
+        headers = self.headers
+        # RFC 9110 13.1.3 says If-Modified-Since is ignored when If-None-Match is present.
+        # This mode sends no ETags, so the stdlib goes further and ignores it whatever
+        # If-None-Match holds (even "*"): CPython's test_browser_cache_with_If_None_Match_header
+        # requires that leniency, so it is kept.
+        if mtime is None or "If-Modified-Since" not in headers or "If-None-Match" in headers:
+            return None
+        if is_not_modified_since(headers["If-Modified-Since"], mtime):
+            return HTTPStatus.NOT_MODIFIED
+        return None
+
+    def _requested_ranges(self, etag: str | None, last_modified: int, size: int):
+        """The spans to send, ``UNSATISFIABLE``, or None for the whole representation.
+
+        RFC 9110 14.2: only GET has range semantics, so a HEAD (or anything else) ignores
+        Range. 13.1.5: a Range whose If-Range does not hold is ignored too.
+        """
+        if self.command != "GET" or self.max_ranges < 1:
+            return None
+        values = self.headers.get_all("Range")
+        if not values:
+            return None
+        if_range = self.headers.get_all("If-Range")
+        if if_range and not (len(if_range) == 1
+                             and if_range_allows(if_range[0], etag, last_modified, time.time())):
+            return None
+        return parse_ranges(values, size, self.max_ranges)
+
+    def _send_head(self, code: int, headers: list[tuple[str, str]]) -> None:
+        """Send a 200 or 206 head: ``headers``, then the extra headers they do not name."""
+        self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
+        sent = OWN_HEADERS | {name.lower() for name, _ in headers}
+        for name, value in self.extra_response_headers:
+            if name.lower() not in sent:
+                self.send_header(name, value)
+        self.end_headers()
+
+    def _send_status_page(self, code: int, headers: list[tuple[str, str]]) -> None:
+        """Send a complete 412 or 416 with an error page, keeping the connection open.
+
+        Unlike ``send_error`` it is not logged as an error and does not close: the request
+        was well-formed, only its condition or range failed.
+        """
+        short, explain = self.responses.get(code, ("???", "???"))
+        page = self.error_message_format % {"code": code, "message": html.escape(short, quote=False),
+                                            "explain": html.escape(explain, quote=False)}
+        body = page.encode("utf-8", "replace")
+        self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", self.error_content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _cache_control(self, url_path: str) -> list[tuple[str, str]]:
+        value = cache_control_for(url_path, self.cache_control)
+        return [("Cache-Control", value)] if value else []

@@ -1,0 +1,130 @@
+"""The static settings reach the workers: the real master (``python -m pyhttpd.daemon``) and
+its workers serve a site on 127.0.0.1 with the [static] table of a config file, or flags.
+
+Readiness comes from the master's JSON "ready" line (tests/daemon/master_harness.py); every
+wait has a deadline, and each master is killed with its workers at teardown.
+"""
+
+import gzip
+import http.client
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
+from master_harness import Master, master_env, write_config  # noqa: E402
+
+TIMEOUT_S = 10
+BIG = os.urandom(5 * 1024 * 1024 + 7)
+SCRIPT = b"let answer = 42;\n" * 100
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "site"
+    (root / "assets").mkdir(parents=True)
+    (root / "notes.md").write_bytes(b"# notes\n")
+    (root / "assets" / "app.js").write_bytes(SCRIPT)
+    (root / "assets" / "app.js.gz").write_bytes(gzip.compress(SCRIPT))
+    (root / ".env").write_bytes(b"SECRET=1\n")
+    (root / "big.bin").write_bytes(BIG)
+    return root
+
+
+@pytest.fixture
+def start_master(tmp_path):
+    started: list[Master] = []
+
+    def start(args: list[str]) -> Master:
+        master = Master(args, tmp_path, master_env())
+        started.append(master)
+        master.wait_for("ready")
+        return master
+
+    yield start
+    for master in started:
+        master.kill_session()
+
+
+def base_config(tmp_path: Path, site: Path, static: str) -> str:
+    return write_config(tmp_path / "pyhttpd.toml", f"""
+workers = 1
+threads = 4
+directory = "{site}"
+[[listen]]
+address = "127.0.0.1:0"
+[logs]
+access_log = "off"
+[timeouts]
+worker_ready = 10
+graceful = 5
+[static]
+{static}
+""")
+
+
+def fetch(port: int, path: str, method: str = "GET", headers: dict | None = None):
+    """One request: (status, HTTPMessage, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.msg, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_static_table_of_the_config_file_reaches_the_workers(start_master, tmp_path, site):
+    config = base_config(tmp_path, site, """
+mime_types = { md = "text/markdown" }
+cache_control = [["/assets/*", "public, max-age=42"]]
+max_ranges = 2
+precompressed = true
+serve_dotfiles = false
+""")
+    port = start_master(["--config", config]).port
+    status, headers, _ = fetch(port, "/notes.md")
+    assert (status, headers["Content-Type"]) == (200, "text/markdown; charset=utf-8")
+    # RFC 9110 conditionals are on in the daemon: a strong ETag, and If-None-Match gives 304.
+    etag = headers["ETag"]
+    assert etag and etag.startswith('"')
+    assert fetch(port, "/notes.md", headers={"If-None-Match": etag})[0] == 304
+    assert fetch(port, "/notes.md", headers={"If-Match": '"other"'})[0] == 412
+    status, headers, body = fetch(port, "/assets/app.js", headers={"Accept-Encoding": "gzip"})
+    assert (headers["Content-Encoding"], headers["Cache-Control"]) == ("gzip", "public, max-age=42")
+    assert gzip.decompress(body) == SCRIPT
+    assert fetch(port, "/.env")[0] == 404
+    assert fetch(port, "/big.bin", headers={"Range": "bytes=0-0,4000000-4000009"})[0] == 206
+    status, _, body = fetch(port, "/big.bin", headers={"Range": "bytes=0-0,100-100,4000000-4000009"})
+    assert (status, len(body)) == (200, len(BIG))  # three ranges: more than max_ranges
+    status, headers, _ = fetch(port, "/big.bin", headers={"Range": "bytes=99999999-"})
+    assert (status, headers["Content-Range"]) == (416, f"bytes */{len(BIG)}")
+
+
+def test_the_static_flags_reach_the_workers(start_master, tmp_path, site):
+    config = base_config(tmp_path, site, "")
+    port = start_master(["--config", config, "--serve-dotfiles", "--no-precompressed", "--max-ranges", "0",
+                         "--mime-type", "md", "text/x-notes", "--cache-control", "*", "no-store"]).port
+    status, headers, body = fetch(port, "/.env")
+    assert (status, body, headers["Cache-Control"]) == (200, b"SECRET=1\n", "no-store")
+    assert fetch(port, "/notes.md")[1]["Content-Type"] == "text/x-notes; charset=utf-8"
+    status, headers, body = fetch(port, "/assets/app.js", headers={"Accept-Encoding": "gzip"})
+    assert (body, headers["Content-Encoding"]) == (SCRIPT, None)
+    status, headers, body = fetch(port, "/big.bin", headers={"Range": "bytes=0-9"})
+    assert (status, len(body), headers["Accept-Ranges"]) == (200, len(BIG), None)
+
+
+def test_worker_sends_ranges_of_a_big_file_exactly(start_master, tmp_path, site):
+    port = start_master(["--config", base_config(tmp_path, site, "")]).port
+    status, headers, body = fetch(port, "/big.bin", headers={"Range": "bytes=1000000-4999999"})
+    assert (status, headers["Content-Range"]) == (206, f"bytes 1000000-4999999/{len(BIG)}")
+    assert body == BIG[1000000:5000000]
+    status, headers, body = fetch(port, "/big.bin", headers={"Range": "bytes=0-99,-4000000"})
+    assert status == 206 and headers.get_content_type() == "multipart/byteranges"
+    assert body.count(BIG[:100]) == 1 and BIG[-4000000:] in body
+    assert int(headers["Content-Length"]) == len(body)
+    status, headers, body = fetch(port, "/big.bin", "HEAD", {"Range": "bytes=0-9"})
+    assert (status, body, int(headers["Content-Length"])) == (200, b"", len(BIG))
+    assert fetch(port, "/big.bin")[2] == BIG
