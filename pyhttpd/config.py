@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from .config_render import default_text, render_example_config, render_reference
 from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
-from .config_values import Invalid, Listener, check_listeners, parse_address, show
+from .config_values import Invalid, Listener, check_listeners, parse_address, show, tls_files
 from .protocol import Limits
 
 __all__ = [
@@ -71,7 +71,10 @@ class Config:
     daemon: bool
     name: str | None
     idle_exit_after: float
-    listeners: tuple[Listener, ...]  # every tcp listener has its port
+    tls_cert: str | None
+    tls_key: str | None
+    tls_password_file: str | None
+    listeners: tuple[Listener, ...]  # every tcp listener has its port; tls_* already applied
     worker_timeout: float
     graceful_timeout: float
     keepalive_timeout: float
@@ -258,6 +261,13 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
         replace(listener, port=values["port"]) if listener.kind == "tcp" and listener.port is None
         else listener
         for listener in values["listen"])
+    try:
+        default_tls = tls_files(values["tls_cert"], values["tls_key"], values["tls_password_file"])
+    except Invalid as invalid:
+        raise _blame(raw, ("tls_key", "tls_password_file"), invalid) from None
+    if default_tls:
+        values["listen"] = tuple(listener if listener.tls else replace(listener, tls=default_tls)
+                                 for listener in values["listen"])
     try:
         check_listeners(values["listen"])
     except Invalid as invalid:

@@ -123,6 +123,16 @@ SETTINGS: tuple[Setting, ...] = (
     S("idle_exit_after", "idle_exit_after", SECONDS, 0,
       help="Exit after this many seconds without a connection, for systemd socket activation "
            "to start the server again on demand; 0 never exits."),
+    S("tls_cert", "tls_cert", OPTIONAL_FILE, "", flags=("--tls-cert",), metavar="PATH",
+      example="/etc/pyhttpd/cert.pem",
+      help="Certificate chain (PEM) that makes every listener without its own tls_cert serve "
+           "HTTPS. To mix HTTP and HTTPS, set tls_cert in the [[listen]] tables instead."),
+    S("tls_key", "tls_key", OPTIONAL_FILE, "", flags=("--tls-key",), metavar="PATH",
+      example="/etc/pyhttpd/key.pem",
+      help="Private key of tls_cert (PEM); by default the key is in the tls_cert file."),
+    S("tls_password_file", "tls_password_file", OPTIONAL_FILE, "", flags=("--tls-password-file",),
+      metavar="PATH", example="/etc/pyhttpd/key.password",
+      help="File whose first line is the private key's password, if it has one."),
     S("listen", "listeners", LISTENERS, [{"address": "[::]"}], flags=("-b", "--bind"), metavar="ADDRESS",
       default_doc="[::] (all IPv6 and IPv4 addresses) on port",
       example=[{"address": "127.0.0.1:8080", "name": "http"}],

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .tls import TLSFiles
+
 
 class Invalid(ValueError):
     """A refused value. ``problem`` reads after the key; ``subkey`` narrows the key (``[0].address``)."""
@@ -286,6 +288,7 @@ class Listener:
     port: int | None = None  # None only while parsing, until the default port applies
     path: str | None = None
     name: str | None = None
+    tls: TLSFiles | None = None  # certificate, key and password file: an HTTPS listener
 
     @property
     def dual_stack(self) -> bool:
@@ -377,14 +380,33 @@ def _listener_name(value: Any) -> str | None:
     return value
 
 
+_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file")
+
+
+def tls_files(cert: Any, key: Any, password_file: Any) -> TLSFiles | None:
+    """TLSFiles from a certificate path and optional key and password paths ("" for none).
+
+    Raises Invalid for a key or password without a certificate. Whether the
+    files are usable is checked by the master, which may be the only one able to read them.
+    """
+    paths = [None if value in ("", None) else _path(value, "a file path")
+             for value in (cert, key, password_file)]
+    if paths[0] is None:
+        if any(paths):
+            raise Invalid("needs tls_cert (--tls-cert) as well")
+        return None
+    return TLSFiles(*paths)
+
+
 def _convert_listeners(value: Any) -> tuple[Listener, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(entry, dict) for entry in value):
         raise Invalid(f"must be one or more [[listen]] tables, got {show(value)}")
     listeners = []
     for index, entry in enumerate(value):
         for key in entry:
-            if key not in ("address", "name"):
-                raise Invalid("unknown key (a [[listen]] table takes address and name)", f"[{index}].{key}")
+            if key not in _LISTEN_KEYS:
+                raise Invalid(f"unknown key (a [[listen]] table takes {', '.join(_LISTEN_KEYS)})",
+                              f"[{index}].{key}")
         if "address" not in entry:
             raise Invalid("is required", f"[{index}].address")
         try:
@@ -395,11 +417,15 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
             name = _listener_name(entry.get("name", ""))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].name") from None
-        listeners.append(replace(listener, name=name))
+        try:
+            tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:]))
+        except Invalid as error:
+            raise Invalid(error.problem, f"[{index}].tls_key") from None
+        listeners.append(replace(listener, name=name, tls=tls))
     return tuple(listeners)
 
 
-LISTENERS = Kind("array of [[listen]] tables (address, optional name)",
+LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
 
 

@@ -101,10 +101,20 @@ def material_fd(files: TLSFiles) -> int:
                     parts.append(file.read().rstrip(b"\n") + b"\n")
             except OSError as error:
                 raise TLSConfigError(f"cannot read {path}: {error.strerror}") from None
-    fd = os.memfd_create("pyhttpd-tls", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    os.write(fd, b"".join(parts))
-    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK
-                | fcntl.F_SEAL_SEAL)
+    return _sealed_memfd("pyhttpd-tls", b"".join(parts))
+
+
+def secret_fd(text: str) -> int:
+    """A sealed memfd holding ``text`` (a key password), for a worker to inherit."""
+    return _sealed_memfd("pyhttpd-secret", text.encode())
+
+
+def _sealed_memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.write(fd, data)
+    # sealed: whoever inherits it can read it, nobody can change it
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
     return fd
 
 

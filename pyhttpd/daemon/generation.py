@@ -5,9 +5,10 @@ checked, the worker identity resolved, the handler imported by a throw-away inte
 and new listeners bound. Any failure raises and leaves the running generation untouched.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import Config, ConfigError, load_config
+from ..tls import TLSConfigError, check_certificate
 from .handler_check import HandlerCheckFailed, check_handler
 from .listener_set import ListenerSet
 from .privileges import Credentials, PrivilegeError, ensure_can_switch, resolve_credentials
@@ -16,7 +17,7 @@ from .worker_handle import WORKER_COMMAND
 from .worker_settings import handler_spec
 
 # What can refuse a generation; str() of each is one readable line.
-GENERATION_ERRORS = (ConfigError, PrivilegeError, HandlerCheckFailed, ListenError)
+GENERATION_ERRORS = (ConfigError, PrivilegeError, HandlerCheckFailed, ListenError, TLSConfigError)
 
 
 @dataclass
@@ -47,8 +48,24 @@ def build_generation(config: Config, number: int, listener_set: ListenerSet,
     # check also proves that this user can run the interpreter and import pyhttpd.
     handler = handler_spec(config) or (config.handler if credentials else None)
     check_handler(handler, credentials, config.worker_ready_timeout, command)
-    listeners = listener_set.bind(config.listeners)
+    tls_by_name = check_certificates(config)
+    bound = listener_set.bind(config.listeners)
+    listeners = [replace(listener, tls=tls_by_name.get(listener.name)) for listener in bound]
     return Generation(number, config, listeners, credentials)
+
+
+def check_certificates(config: Config) -> dict:
+    """{listener name: TLSFiles} for the HTTPS listeners, each certificate checked.
+
+    The master reads the files (workers may not be able to); raises TLSConfigError for one
+    that is unreadable, does not match its key, or has expired.
+    """
+    tls_by_name = {}
+    for listener in config.listeners:
+        if listener.tls:
+            check_certificate(listener.tls)
+            tls_by_name[listener.name or str(listener)] = listener.tls
+    return tls_by_name
 
 
 def reload_generation(argv: list[str], number: int, listener_set: ListenerSet,

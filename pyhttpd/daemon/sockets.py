@@ -24,6 +24,7 @@ import socket
 import stat
 from dataclasses import dataclass
 
+from ..tls import TLSFiles
 from ..workers.contract import ListenerSpec
 
 DEFAULT_BACKLOG = 2048
@@ -51,6 +52,7 @@ class BoundListener:
     address: str  # as bound, for logs: "127.0.0.1:8080", "[::]:8080", "unix:/run/web.sock"
     port: int | None = None
     unix_inode: int | None = None  # the socket file we created, so close never unlinks another
+    tls: TLSFiles | None = None  # set by the generation for an HTTPS listener
 
     def fileno(self) -> int:
         """The listening fd (what the worker inherits)."""

@@ -12,8 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
-from ..workers.contract import EVENT_READY, SPEC_ENV, Scoreboard, WorkerSpec
+from ..tls import TLSConfigError, material_fd, read_password, secret_fd
+from ..workers.contract import EVENT_READY, SPEC_ENV, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
 from .sockets import BoundListener
@@ -21,6 +23,32 @@ from .sockets import BoundListener
 WORKER_COMMAND = (sys.executable, "-m", "pyhttpd.workers")
 ABORT_GRACE_S = 2.0  # after SIGABRT, time to dump tracebacks before SIGKILL
 _READ_SIZE = 65536
+
+
+def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpec], list[int]]:
+    """The listeners as the contract describes them, and the memfds holding TLS material.
+
+    The caller passes the fds to the worker and closes them. Raises OSError if a certificate
+    or key can no longer be read (it was checked when the generation was built).
+    """
+    specs, fds = [], []
+    try:
+        for listener in listeners:
+            spec = listener.spec()
+            if listener.tls:
+                material = material_fd(listener.tls)
+                fds.append(material)
+                password = read_password(listener.tls.password_file)
+                password_fd = secret_fd(password) if password is not None else None
+                if password_fd is not None:
+                    fds.append(password_fd)
+                spec = replace(spec, tls_fd=material, tls_password_fd=password_fd)
+            specs.append(spec)
+    except TLSConfigError as error:
+        for fd in fds:
+            os.close(fd)
+        raise OSError(str(error)) from None
+    return specs, fds
 
 
 class WorkerHandle:
@@ -59,11 +87,11 @@ class WorkerHandle:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(status_r, False)
         scoreboard_fd, scoreboard = Scoreboard.create(None, self.settings["threads"])
-        spec = WorkerSpec(worker=self.index, generation=self.generation,
-                          listeners=[listener.spec() for listener in self.listeners],
+        listener_specs, tls_fds = tls_listener_specs(self.listeners)
+        spec = WorkerSpec(worker=self.index, generation=self.generation, listeners=listener_specs,
                           status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings)
         env = {**os.environ, **identity_environment(self.credentials), SPEC_ENV: spec.to_json()}
-        fds = (*(listener.fileno() for listener in self.listeners), status_w, scoreboard_fd)
+        fds = (*(listener.fileno() for listener in self.listeners), status_w, scoreboard_fd, *tls_fds)
         try:
             self._proc = subprocess.Popen(self.command, pass_fds=fds, env=env, stdin=subprocess.DEVNULL,
                                           **popen_identity(self.credentials))
@@ -74,6 +102,8 @@ class WorkerHandle:
             raise
         finally:
             os.close(status_w)  # the worker holds the only write end: EOF when it dies
+            for fd in tls_fds:
+                os.close(fd)
         self.pid = self._proc.pid
         self.spawned_at = time.monotonic()
         self._status_r, self._scoreboard_fd, self.scoreboard = status_r, scoreboard_fd, scoreboard

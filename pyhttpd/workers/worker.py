@@ -29,8 +29,8 @@ def tls_context_for(listener: ListenerSpec):
     """The SSLContext of a TLS listener, from the material the master passed; closes its fds."""
     password = None
     if listener.tls_password_fd is not None:
-        with open(listener.tls_password_fd, encoding="utf-8") as file:
-            password = file.read()
+        password = os.pread(listener.tls_password_fd, 4096, 0).decode()
+        os.close(listener.tls_password_fd)
     try:
         return context_from_fd(listener.tls_fd, password)
     finally:

@@ -162,8 +162,11 @@ def test_unix_socket_listener_serves(spawn_worker):
             second = read_response(rfile)
     assert (first.status, first.body) == (200, b"/over-unix")
     assert (second.status, second.body) == (200, b"unix body")
-    access = [json.loads(line) for line in worker.stderr().splitlines() if '"event":"access"' in line]
-    assert [(e["remote_addr"], e["remote_port"]) for e in access] == [("unix", None)] * 2
+    def access_events():  # written just after each response reaches the client
+        return [json.loads(line) for line in worker.stderr().splitlines() if '"event":"access"' in line]
+
+    assert wait_until(lambda: len(access_events()) >= 2, 5), worker.stderr()
+    assert [(e["remote_addr"], e["remote_port"]) for e in access_events()] == [("unix", None)] * 2
 
 
 @pytest.mark.slow
