@@ -136,7 +136,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="pyhttpd", description="Serve a directory, or a handler class, over HTTP.",
-        epilog="Flags override the --config file; docs/configuration.md lists every setting.")
+        epilog="Flags override the --config file; docs/configuration.md lists every setting. "
+               "pyhttpd --reload-and-wait --pid PID sends HUP to a running master and waits until "
+               "the reload has finished (docs/signals.md).")
     parser.add_argument("--config", metavar="PATH", help="read settings from this TOML file")
     parser.add_argument("--check-config", action="store_true",
                         help="check the settings, print one line and exit 0 or 1, without starting")

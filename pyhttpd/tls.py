@@ -15,9 +15,10 @@ import fcntl
 import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_ALPN = ("http/1.1",)
+_PEM_LIMIT = 1024 * 1024  # a certificate chain and key are a few KiB
 
 
 class TLSConfigError(Exception):
@@ -45,11 +46,57 @@ def server_context(cert: str, key: str | None = None, password: str | bytes | No
     context.options |= ssl.OP_NO_COMPRESSION
     if alpn_protocols:
         context.set_alpn_protocols(list(alpn_protocols))
+    key_path = key or cert
+    _read_pem(cert, "certificate", b"-----BEGIN CERTIFICATE-----")
+    key_text = _read_pem(key_path, "key", b"PRIVATE KEY-----")
+    encrypted = b"BEGIN ENCRYPTED PRIVATE KEY" in key_text or b"Proc-Type: 4,ENCRYPTED" in key_text
     try:
-        context.load_cert_chain(cert, key, password)
-    except (OSError, ssl.SSLError, ValueError) as error:
-        raise TLSConfigError(f"cannot load certificate {cert}: {_reason(error)}") from None
+        # Without a password, a callback that refuses: OpenSSL would otherwise ask for one
+        # on the terminal ("Enter PEM pass phrase:"), and the master would hang there.
+        context.load_cert_chain(cert, key, _no_password if password is None else password)
+    except _PasswordNeeded:
+        raise TLSConfigError(f"key {key_path} is encrypted: its password is needed "
+                             "(tls_password_file, --tls-password-file)") from None
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        with_password = encrypted and password is not None
+        raise TLSConfigError(_load_failure(cert, key_path, with_password, error)) from None
     return context
+
+
+class _PasswordNeeded(Exception):
+    pass
+
+
+def _no_password():
+    raise _PasswordNeeded
+
+
+def _read_pem(path: str, what: str, marker: bytes) -> bytes:
+    """The PEM file ``path`` (a certificate or key); TLSConfigError naming it if unusable."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read(_PEM_LIMIT)
+    except OSError as error:
+        raise TLSConfigError(f"cannot read {what} {path}: {error.strerror}") from None
+    if marker not in text:
+        kind = "certificate" if what == "certificate" else "private key"
+        raise TLSConfigError(f"{what} {path} holds no PEM {kind}")
+    return text
+
+
+def _load_failure(cert: str, key: str, with_password: bool, error: Exception) -> str:
+    """One line saying why OpenSSL refused ``cert`` and ``key`` (it names neither)."""
+    if isinstance(error, ssl.SSLError) and error.reason == "KEY_VALUES_MISMATCH":
+        return f"key {key} does not match certificate {cert}"
+    try:
+        ssl._ssl._test_decode_cert(cert)  # see certificate_expiry
+    except (OSError, ValueError):
+        return f"certificate {cert} cannot be decoded (not a valid PEM certificate)"
+    if with_password:
+        return f"cannot decrypt key {key}: wrong password, or a damaged key"
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return f"cannot load key {key} for certificate {cert}: {_reason(error)}"
+    return f"key {key} cannot be decoded (not a valid PEM private key)"
 
 
 def read_password(path: str | None) -> str | None:
@@ -69,11 +116,15 @@ def check_certificate(files: TLSFiles, now: float | None = None) -> float:
     Raises TLSConfigError for an unreadable, mismatched, password-protected-with-a-wrong-
     password, or expired certificate.
     """
-    server_context(files.cert, files.key, read_password(files.password_file))
-    expires = certificate_expiry(files.cert)
+    return _check(files.cert, files.key, read_password(files.password_file), now)
+
+
+def _check(cert: str, key: str | None, password: str | None, now: float | None) -> float:
+    server_context(cert, key, password)
+    expires = certificate_expiry(cert)
     if expires <= (time.time() if now is None else now):
         day = time.strftime("%Y-%m-%d", time.gmtime(expires))
-        raise TLSConfigError(f"certificate {files.cert} expired on {day}")
+        raise TLSConfigError(f"certificate {cert} expired on {day}")
     return expires
 
 
@@ -91,17 +142,66 @@ def material_fd(files: TLSFiles) -> int:
     """A sealed memfd holding the certificate chain and key (PEM), for a worker to inherit.
 
     The caller owns the fd (close it once the worker started). Raises TLSConfigError if a
-    file cannot be read.
+    file cannot be read. It reads the files now: see ``load_material`` for what was checked.
     """
+    return _sealed_memfd("pyhttpd-tls", _read_material(files))
+
+
+def _read_material(files: TLSFiles) -> bytes:
     parts = []
-    for path in (files.cert, files.key):
-        if path:
-            try:
-                with open(path, "rb") as file:
-                    parts.append(file.read().rstrip(b"\n") + b"\n")
-            except OSError as error:
-                raise TLSConfigError(f"cannot read {path}: {error.strerror}") from None
-    return _sealed_memfd("pyhttpd-tls", b"".join(parts))
+    for path in dict.fromkeys(filter(None, (files.cert, files.key))):  # once if the key is in the cert file
+        try:
+            with open(path, "rb") as file:
+                parts.append(file.read().rstrip(b"\n") + b"\n")
+        except OSError as error:
+            raise TLSConfigError(f"cannot read {path}: {error.strerror}") from None
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class TLSMaterial:
+    """A listener's certificate chain, key and password, read and checked once.
+
+    What every worker of a generation should load, whenever it starts: a worker started
+    after the files changed (one replacing a crashed worker, say, after a reload was refused
+    for a broken certificate) then serves what was checked, not what the files hold now.
+    """
+
+    files: TLSFiles
+    pem: bytes = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+    expires: float = 0.0
+
+    def worker_fds(self) -> tuple[int, int | None]:
+        """(material fd, password fd or None): sealed memfds for a worker to inherit.
+
+        The caller owns them (close them once the worker started).
+        """
+        material = _sealed_memfd("pyhttpd-tls", self.pem)
+        try:
+            return material, (secret_fd(self.password) if self.password is not None else None)
+        except OSError:
+            os.close(material)
+            raise
+
+
+def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
+    """Read a listener's certificate, key and password once, and check what was read.
+
+    Raises TLSConfigError (one line naming the file) as ``check_certificate`` does.
+    """
+    password = read_password(files.password_file)
+    _check(files.cert, files.key, password, now)  # by path, so that its errors name the files
+    pem = _read_material(files)
+    fd = _sealed_memfd("pyhttpd-tls", pem)
+    try:
+        expires = _check(f"/proc/self/fd/{fd}", None, password, now)  # what workers will load
+    except TLSConfigError:
+        raise TLSConfigError(f"certificate {files.cert} or its key changed while being read; "
+                             "try again") from None
+    finally:
+        os.close(fd)
+    return TLSMaterial(files, pem, password, expires)
 
 
 def secret_fd(text: str) -> int:
@@ -121,6 +221,23 @@ def _sealed_memfd(name: str, data: bytes) -> int:
 def context_from_fd(fd: int, password: str | None) -> ssl.SSLContext:
     """The server context for PEM material (chain and key) in the inherited ``fd``."""
     return server_context(f"/proc/self/fd/{fd}", None, password)
+
+
+def send_close_notify(sock: ssl.SSLSocket) -> None:
+    """End a TLS connection's sending side with close_notify, without waiting; never raises.
+
+    A client reading a response delimited by the end of the connection (no Content-Length)
+    needs it to tell the end from a truncation: OpenSSL 3 clients report an EOF without it
+    as an error. The socket is left non-blocking; the client's close_notify is not awaited.
+    Then shut the TCP connection down as usual.
+    """
+    try:
+        sock.setblocking(False)  # else unwrap waits for the client's close_notify
+        sock.unwrap()
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        pass  # sent (or the send buffer is full: then the client sees a plain EOF)
+    except (OSError, ValueError):
+        pass  # the connection is gone, or never finished its handshake
 
 
 def _reason(error: Exception) -> str:

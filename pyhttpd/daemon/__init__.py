@@ -15,7 +15,15 @@ point; ``supervisor.Supervisor.run`` the table of contents.
     backoff.py         respawn delays for workers that keep dying young
     signal_queue.py    handlers enqueue, the loop waits and takes
     sockets.py listener_set.py  binding before fork; endpoints kept across reloads
-    systemd.py         sd_listen_fds and sd_notify
+    load.py            workers busy/idle and requests moving, read from the scoreboards
+    status_text.py     the one-line status (systemd's STATUS=)
+    systemd.py         sd_listen_fds and sd_notify, the protocol (docs/systemd.md)
+    activation.py      sockets systemd passed: socket-unit ones, fd-store ones
+    fdstore.py         hand our own sockets to systemd (FDSTORE=1), so a restart refuses none
+    manager_link.py    what systemd is told, and when (READY, RELOADING, STOPPING, WATCHDOG...)
+    idle_exit.py       idle_exit_after: no connection for that long
+    run_state.py       the run-state file: how the last reload ended, for the reload waiter
+    reload_wait.py     ``pyhttpd --reload-and-wait``: HUP, then wait for the outcome (ExecReload=)
     pidfile.py daemonize.py privileges.py logfiles.py proctitle.py events.py handler_check.py
                        one OS integration each
 """

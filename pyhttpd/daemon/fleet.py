@@ -38,6 +38,7 @@ class Fleet:
         self.stopping = False
         self._fallback_target = target
         self._backoffs: dict[int, SlotBackoff] = {}
+        self.last_failure: str | None = None  # why the last rollout was abandoned
 
     # -- questions -----------------------------------------------------------------------------
 
@@ -213,6 +214,7 @@ class Fleet:
     def _abandon_rollout(self, reason: str) -> None:
         failed, self.current, self.fallback = self.current, self.fallback, None
         self.target = self._fallback_target
+        self.last_failure = reason
         log_event("reload_failed", ERROR, reason=reason, generation=failed.number,
                   serving_generation=self.current.number)
 

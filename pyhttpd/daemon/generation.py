@@ -8,7 +8,7 @@ and new listeners bound. Any failure raises and leaves the running generation un
 from dataclasses import dataclass, replace
 
 from ..config import Config, ConfigError, load_config
-from ..tls import TLSConfigError, check_certificate
+from ..tls import TLSConfigError, load_material
 from .handler_check import HandlerCheckFailed, check_handler
 from .listener_set import ListenerSet
 from .privileges import Credentials, PrivilegeError, ensure_can_switch, resolve_credentials
@@ -55,16 +55,16 @@ def build_generation(config: Config, number: int, listener_set: ListenerSet,
 
 
 def check_certificates(config: Config) -> dict:
-    """{listener name: TLSFiles} for the HTTPS listeners, each certificate checked.
+    """{listener name: TLSMaterial} for the HTTPS listeners, each certificate read and checked.
 
-    The master reads the files (workers may not be able to); raises TLSConfigError for one
-    that is unreadable, does not match its key, or has expired.
+    The master reads the files once (workers may not be able to): every worker of the
+    generation, even one started later, gets what was checked here. Raises TLSConfigError
+    for one that is unreadable, does not match its key, or has expired.
     """
     tls_by_name = {}
     for listener in config.listeners:
         if listener.tls:
-            check_certificate(listener.tls)
-            tls_by_name[listener.name or str(listener)] = listener.tls
+            tls_by_name[listener.name or str(listener)] = load_material(listener.tls)
     return tls_by_name
 
 

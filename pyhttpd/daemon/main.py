@@ -1,39 +1,56 @@
 """``pyhttpd`` under the supervisor: load the config, start the master, one line per failure.
 
-Exit status: 0 after a requested stop (TERM, INT, QUIT) or a valid ``--check-config``; 1 when
-the config is invalid or the server cannot start (address in use, another instance holds
-the pidfile, the handler does not import, user/group set without root); 2 for a malformed
-command line (argparse).
+Exit status: 0 after a requested stop (TERM, INT, QUIT), an idle exit, or a valid
+``--check-config``; 1 when the config is invalid or the server cannot start (address in use,
+another instance holds the pidfile, the handler does not import, user/group set without
+root); 2 for a malformed command line (argparse). ``pyhttpd --reload-and-wait`` is the
+ExecReload= helper (reload_wait.py), with its own exit statuses.
 """
 
 import sys
+from typing import TYPE_CHECKING
 
 from .proctitle import set_title
+
+if TYPE_CHECKING:
+    from .systemd import Notifier
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the master for the command line ``argv`` (default ``sys.argv[1:]``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--reload-and-wait" in argv:
+        from .reload_wait import main as reload_and_wait
+
+        return reload_and_wait(argv)
     # First, before anything reads or copies the environment block setproctitle moves.
     set_title("pyhttpd: master (starting)")
     from ..config import ConfigError, check_config, load_config
+    from .activation import take_passed_sockets
     from .generation import GENERATION_ERRORS
     from .pidfile import PidfileLocked
     from .supervisor import Supervisor
+    from .systemd import Notifier
 
-    argv = sys.argv[1:] if argv is None else list(argv)
     if "--check-config" in argv:
         return check_config(argv)
+    # systemd's variables, read once, here, before anything forks (also with --daemon), and
+    # removed from the environment so that no worker, check or CGI script inherits them.
+    passed = take_passed_sockets()
+    notifier = Notifier()
     try:
         config = load_config(argv)
     except ConfigError as error:
-        return fail(str(error))
+        return fail(str(error), notifier)
     try:
-        return Supervisor(config, argv).run()
+        return Supervisor(config, argv, passed=passed, notifier=notifier).run()
     except (*GENERATION_ERRORS, PidfileLocked, OSError) as error:
-        return fail(str(error))
+        return fail(str(error), notifier)
 
 
-def fail(message: str) -> int:
-    """Print ``pyhttpd: message`` on standard error; returns 1, the exit status."""
+def fail(message: str, notifier: "Notifier | None" = None) -> int:
+    """Print ``pyhttpd: message`` on standard error (and as systemd's STATUS=); returns 1."""
     print(f"pyhttpd: {message}", file=sys.stderr, flush=True)
+    if notifier is not None:
+        notifier.notify(f"STATUS=Failed to start: {message}")
     return 1

@@ -24,7 +24,7 @@ import socket
 import stat
 from dataclasses import dataclass
 
-from ..tls import TLSFiles
+from ..tls import TLSMaterial
 from ..workers.contract import ListenerSpec
 
 DEFAULT_BACKLOG = 2048
@@ -52,7 +52,7 @@ class BoundListener:
     address: str  # as bound, for logs: "127.0.0.1:8080", "[::]:8080", "unix:/run/web.sock"
     port: int | None = None
     unix_inode: int | None = None  # the socket file we created, so close never unlinks another
-    tls: TLSFiles | None = None  # set by the generation for an HTTPS listener
+    tls: TLSMaterial | None = None  # set by the generation for an HTTPS listener: what was checked
 
     def fileno(self) -> int:
         """The listening fd (what the worker inherits)."""
@@ -62,11 +62,12 @@ class BoundListener:
         """This listener as the worker contract describes it."""
         return ListenerSpec(fd=self.fileno(), name=self.name, kind=self.kind)
 
-    def close(self) -> None:
-        """Close the socket; for a unix socket, remove its file if it is still ours."""
+    def close(self, unlink: bool = True) -> None:
+        """Close the socket; for a unix socket, remove its file if it is still ours and
+        ``unlink`` (False when systemd keeps a copy of the socket in its fd store)."""
         path = self.address.removeprefix("unix:") if self.kind == UNIX else None
         self.sock.close()
-        if path and self.unix_inode is not None:
+        if unlink and path and self.unix_inode is not None:
             try:
                 if os.lstat(path).st_ino == self.unix_inode:
                     os.unlink(path)
@@ -88,7 +89,7 @@ def bind_tcp(name: str, host: str, port: int, backlog: int = DEFAULT_BACKLOG) ->
 
     Raises ListenError (address in use, permission denied, unknown host ...).
     """
-    shown = _show_tcp(host or "::", port)
+    shown = show_tcp(host or "::", port)
     family, sockaddr = _resolve(host, port, shown)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -101,7 +102,7 @@ def bind_tcp(name: str, host: str, port: int, backlog: int = DEFAULT_BACKLOG) ->
         sock.close()
         raise ListenError(shown, _reason(error, tcp=True)) from None
     bound_host, bound_port = sock.getsockname()[:2]
-    return BoundListener(name, TCP, sock, _show_tcp(bound_host, bound_port), port=bound_port)
+    return BoundListener(name, TCP, sock, show_tcp(bound_host, bound_port), port=bound_port)
 
 
 def bind_unix(name: str, path: str, backlog: int = DEFAULT_BACKLOG) -> BoundListener:
@@ -163,7 +164,8 @@ def _remove_stale_unix_socket(path: str, shown: str) -> None:
     raise ListenError(shown, "address already in use (another process accepts on it)")
 
 
-def _show_tcp(host: str, port: int) -> str:
+def show_tcp(host: str, port: int) -> str:
+    """``host:port`` as logs show it, with brackets around an IPv6 address."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -2,40 +2,69 @@
 
 ``Supervisor.run`` is the table of contents. The loop is one rule: wait (for a signal, a
 status line or the tick), act on the queued signals, then do the fixed housekeeping of
-``Fleet.maintain``. Signal handlers only enqueue (signal_queue.py); docs/signals.md has the
-table of what each signal does.
+``Fleet.maintain``, then tell systemd what changed (manager_link.py). Signal handlers only
+enqueue (signal_queue.py); docs/signals.md has the table of what each signal does, and
+docs/systemd.md what systemd is told when.
 """
 
 import signal
+import time
 
 from ..config import Config
+from .activation import PassedSockets, not_passed
 from .daemonize import detach
 from .events import ERROR, WARNING, log_event, reopen_log, use_log_target
+from .fdstore import FdStore
 from .fleet import Fleet
 from .generation import GENERATION_ERRORS, Generation, build_generation, reload_generation
+from .idle_exit import IdleWatch
 from .listener_set import ListenerSet
+from .load import Load, measure
 from .logfiles import log_targets, point_stderr_at, reopen_stderr
+from .manager_link import ManagerLink
 from .pidfile import Pidfile
 from .proctitle import master_title, set_title
+from .run_state import ReloadOutcome, RunState, monotonic_usec, state_file_path
 from .signal_queue import SignalQueue
 from .sockets import DEFAULT_BACKLOG, BoundListener
+from .status_text import RELOADING, SERVING, STARTING, STOPPING, describe
+from .systemd import Notifier
 from .worker_handle import WORKER_COMMAND
 
 TICK_S = 0.25  # housekeeping cadence when nothing happens: heartbeats, deadlines, backoff
 FAST_STOP_GRACE_S = 2.0  # after INT/QUIT, time for workers to close before SIGKILL
+STALLED_STOP_S = 5.0  # a stop still running this long after its kill deadline is stuck
 _RESTART_ONLY = ("pidfile", "daemon", "error_log", "log_directory")  # the master's own settings
 
 
 class Supervisor:
-    """The master process for ``config``; ``argv`` is read again on every reload."""
+    """The master process for ``config``; ``argv`` is read again on every reload.
 
-    def __init__(self, config: Config, argv: list[str], command: tuple[str, ...] = WORKER_COMMAND) -> None:
+    ``passed`` are the sockets systemd passed (activation.py), ``notifier`` its notification
+    socket (systemd.py); main.py reads both from the environment before anything forks.
+    """
+
+    def __init__(self, config: Config, argv: list[str], command: tuple[str, ...] = WORKER_COMMAND,
+                 passed: PassedSockets | None = None, notifier: Notifier | None = None) -> None:
         self.config = config  # the current generation's; follows reloads
         self.started_with = config  # for what only a restart changes: pidfile, daemon, master log
         self.argv = list(argv)
         self.command = command
-        self.listener_set = ListenerSet(DEFAULT_BACKLOG)
+        self.link = ManagerLink(notifier)
+        self.passed = passed or PassedSockets()
+        # Under Type=notify without socket activation, systemd keeps our sockets across restarts.
+        use_store = self.link.enabled and not self.passed.socket_activated
+        store = FdStore(self.link.notifier) if use_store else None
+        self.listener_set = ListenerSet(DEFAULT_BACKLOG, self.passed, store)
         self.pidfile = Pidfile(config.pidfile) if config.pidfile else None
+        self.run_state = RunState(state_file_path(config.pidfile))
+        self.phase = STARTING
+        self.announced_ready = False  # READY=1 sent for the first generation
+        self.reload: tuple[int, int] | None = None  # (generation, started_usec) of the reload under way
+        self.last_reload: ReloadOutcome | None = None
+        self.idle = IdleWatch()
+        self.stop_reason: str | None = None
+        self.stop_deadline: float | None = None
         self.signals: SignalQueue | None = None
         self.fleet: Fleet | None = None
         self.stopping = False
@@ -67,6 +96,9 @@ class Supervisor:
             self.pidfile.acquire()  # a second instance stops here, naming the first's PID
         try:
             generation = build_generation(self.config, 1, self.listener_set, self.command)
+            # Also under socket activation: a previous run without it may have left some.
+            unclaimed = self.listener_set.release_unclaimed(FdStore(self.link.notifier) if self.link.enabled
+                                                            else None)
             if self.config.daemon:
                 self._become_daemon()
             else:
@@ -79,7 +111,10 @@ class Supervisor:
             raise
         log_event("start", generation=1, workers=self.config.workers, daemon=self.config.daemon,
                   pidfile=self.config.pidfile, user=self.config.user, name=self.config.name)
+        self._log_systemd(unclaimed)
         _log_listening(generation.listeners)
+        self._warn_systemd_settings(generation.config)
+        self.run_state.write(self.phase, 1, None)
         return generation
 
     def spawn_generation(self, generation: Generation) -> None:
@@ -95,6 +130,10 @@ class Supervisor:
             self.one_pass()
         if not self.stopping:
             log_event("ready", generation=self.fleet.current.number, workers=self.fleet.ready_count())
+            self.phase = SERVING
+            self.announced_ready = True
+            self.link.ready(self._status_text())
+            self.run_state.write(self.phase, self.fleet.current.number, None)
 
     def serve_until_stopped(self) -> None:
         """The loop, until a stop signal."""
@@ -117,13 +156,17 @@ class Supervisor:
             self.pidfile.release()
         if self.signals is not None:
             self.signals.uninstall()
+        self.run_state.remove()
         log_event("stop")
 
     # -- one pass of the loop --------------------------------------------------------------------
 
     def one_pass(self, timeout_s: float = TICK_S) -> None:
-        """Wait for a signal, a status line or the tick; dispatch signals; housekeeping."""
-        self.signals.wait(timeout_s, self.fleet.status_fds())
+        """Wait for a signal, a status line or the tick; dispatch signals; housekeeping; tell
+        systemd (status, idle exit, drain progress, watchdog)."""
+        watchdog_due = self.link.seconds_to_watchdog(time.monotonic())
+        self.signals.wait(timeout_s if watchdog_due is None else min(timeout_s, watchdog_due),
+                          self.fleet.status_fds())
         for signum in self.signals.take():
             self.dispatch(signum)
         answered = {h.pid for h, message in self.fleet.maintain() if message.get("event") == "logs_reopened"}
@@ -134,6 +177,7 @@ class Supervisor:
         if not self.fleet.is_rolling_out():
             self._after_rollout()
         self._refresh_title()
+        self._report(time.monotonic())
 
     def dispatch(self, signum: int) -> None:
         """Act on one signal (see docs/signals.md)."""
@@ -165,12 +209,17 @@ class Supervisor:
             return
         self.last_generation += 1
         number = self.last_generation
+        self.reload = (number, monotonic_usec())
+        self.phase = RELOADING
+        if self.announced_ready:  # a HUP during start-up is no reload to systemd
+            self.link.reloading(self.reload[1], self._status_text())
         log_event("reload_begin", generation=number)
         try:
             generation = reload_generation(self.argv, number, self.listener_set, self.command)
         except GENERATION_ERRORS as error:
             log_event("reload_failed", ERROR, generation=number, reason=str(error),
                       serving_generation=self.fleet.current.number)
+            self._finish_reload(str(error))
             return
         serving = {listener.sock for listener in self.fleet.current.listeners}
         _log_listening([bound for bound in generation.listeners if bound.sock not in serving])
@@ -179,6 +228,7 @@ class Supervisor:
         workers = generation.config.workers
         keep = workers == self.fleet.current.config.workers
         self.fleet.roll_out(generation, self.fleet.target if keep else workers)
+        self._warn_systemd_settings(generation.config)
 
     def handle_ttin(self) -> None:
         """One worker more."""
@@ -211,15 +261,25 @@ class Supervisor:
     def _become_daemon(self) -> None:
         if self.pidfile:
             self.pidfile.release()  # taken again below, so that it names the daemon's PID
-        detach(self.listener_set.fds())
+        # python-daemon closes every fd it is not told to keep: the notification socket is
+        # closed here, cleanly, and made again on first use.
+        self.link.notifier.close()
+        # Under systemd, the process it started names the daemon as the main PID (MAINPID=).
+        detach(self.listener_set.fds(), announce=self.link.main_pid if self.link.enabled else None)
         point_stderr_at(log_targets(self.config)[1], also_stdout=True)
         if self.pidfile:
             self.pidfile.acquire()
 
-    def _stop(self, fast: bool, grace_s: float) -> None:
+    def _stop(self, fast: bool, grace_s: float, reason: str | None = None) -> None:
         self.stopping = True
+        self.phase = STOPPING
+        self.stop_reason = reason or ("fast" if fast else "graceful")
+        deadline = time.monotonic() + grace_s
+        self.stop_deadline = deadline if self.stop_deadline is None else min(self.stop_deadline, deadline)
         log_event("stopping", mode="fast" if fast else "graceful", grace_s=grace_s,
                   workers=len(self.fleet.handles))
+        self.link.stopping(self._status_text())
+        self.run_state.write(self.phase, self.fleet.current.number, self.last_reload)
         self.fleet.stop(fast, grace_s)  # workers are told first, then the master lets go
         self.listener_set.close_all()
 
@@ -228,9 +288,82 @@ class Supervisor:
             for closed in self.listener_set.keep_only(self.fleet.current.config.listeners):
                 log_event("listener_closed", address=closed.address)
         self.config = self.fleet.current.config
+        if self.reload is not None and not self.stopping:
+            number = self.reload[0]
+            self._finish_reload(None if self.fleet.current.number == number else
+                                self.fleet.last_failure or "the new generation did not start")
         if self.reload_pending and not self.stopping:
             self.reload_pending = False
             self.handle_hup()
+
+    def _finish_reload(self, failure: str | None) -> None:
+        """The reload under way has ended: ``failure`` None if its generation now serves."""
+        number, started_usec = self.reload
+        self.reload = None
+        self.last_reload = ReloadOutcome(number, failure is None, self.fleet.current.number, started_usec,
+                                         monotonic_usec(), failure)
+        self.phase = SERVING if self.announced_ready else STARTING
+        self.idle.reset(time.monotonic())
+        # READY=1 first, the run-state file second: a waiter that returns on the file leaves
+        # systemd already told.
+        if self.announced_ready:
+            self.link.ready(self._status_text())
+        self.run_state.write(self.phase, self.fleet.current.number, self.last_reload)
+
+    def _report(self, now: float) -> None:
+        """After each pass: idle exit, drain progress, status and watchdog for systemd."""
+        if not self.link.enabled and not self.listener_set.socket_activated:
+            return  # no manager to tell, and no idle exit without socket activation
+        load = measure(self.fleet.handles)
+        if self.stopping:
+            self.link.drain_progress(now, load)
+        else:
+            self._exit_if_idle(now, load)
+        self.link.status(self._status_text(load), now)
+        stalled = self.stopping and now > self.stop_deadline + STALLED_STOP_S
+        self.link.watchdog(now, healthy=not stalled)
+
+    def _exit_if_idle(self, now: float, load: Load) -> None:
+        after_s = self.config.idle_exit_after
+        if not after_s or self.phase != SERVING or not self.listener_set.socket_activated:
+            self.idle.reset(now)
+            return
+        if self.idle.observe(now, load) >= after_s:
+            log_event("idle_exit", idle_s=after_s, note="systemd starts pyhttpd again on the next connection")
+            self._stop(fast=False, grace_s=self.fleet.current.config.graceful_timeout,
+                       reason=f"no connection for {after_s:g}s")
+
+    def _status_text(self, load: Load | None = None) -> str:
+        load = measure(self.fleet.handles) if load is None else load
+        generation = self.reload[0] if self.phase == RELOADING else self.fleet.current.number
+        ready = sum(1 for h in self.fleet.handles if h.generation == generation and h.is_ready())
+        return describe(self.phase, generation, ready, self.fleet.target, load, self.last_reload,
+                        self.stop_reason)
+
+    def _log_systemd(self, unclaimed: list[BoundListener]) -> None:
+        """One line on what systemd passed and what we do with it; warnings for the surprises."""
+        if not (self.link.enabled or self.passed.activated or self.passed.stored or self.passed.refused):
+            return
+        log_event("systemd", notify=self.link.enabled, socket_activated=self.listener_set.socket_activated,
+                  passed=[f"{b.name}={b.address}" for b in self.passed.activated],
+                  fdstore=self.listener_set.store is not None,
+                  taken_from_fdstore=[b.address for b in self.listener_set.adopted],
+                  watchdog_s=self.link.watchdog_interval_s)
+        for refused in self.passed.refused:
+            log_event("passed_fd_refused", WARNING, fd=refused, reason="not a listening stream socket")
+        for bound in unclaimed:
+            log_event("fdstore_released", address=bound.address, reason="no longer configured")
+
+    def _warn_systemd_settings(self, config: Config) -> None:
+        if self.listener_set.socket_activated:
+            for listener in not_passed(self.passed.activated, config.listeners):
+                log_event("listener_not_passed", WARNING, address=str(listener), name=listener.name,
+                          note="under socket activation pyhttpd serves the sockets systemd passes "
+                               "and binds none itself; add it to the socket unit")
+        elif config.idle_exit_after:
+            log_event("idle_exit_unavailable", WARNING, idle_exit_after=config.idle_exit_after,
+                      note="needs systemd socket activation (a socket unit keeps the port while "
+                           "pyhttpd is not running); pyhttpd will not exit when idle")
 
     def _log_if_logs_reopened(self) -> None:
         if self.awaiting_logs is not None and not self.awaiting_logs:

@@ -14,7 +14,6 @@ import sys
 import time
 from dataclasses import replace
 
-from ..tls import TLSConfigError, material_fd, read_password, secret_fd
 from ..workers.contract import EVENT_READY, SPEC_ENV, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
@@ -28,26 +27,22 @@ _READ_SIZE = 65536
 def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpec], list[int]]:
     """The listeners as the contract describes them, and the memfds holding TLS material.
 
-    The caller passes the fds to the worker and closes them. Raises OSError if a certificate
-    or key can no longer be read (it was checked when the generation was built).
+    The material is what the generation checked (never the files again). The caller passes
+    the fds to the worker and closes them. Raises OSError if a memfd cannot be made.
     """
     specs, fds = [], []
     try:
         for listener in listeners:
             spec = listener.spec()
             if listener.tls:
-                material = material_fd(listener.tls)
-                fds.append(material)
-                password = read_password(listener.tls.password_file)
-                password_fd = secret_fd(password) if password is not None else None
-                if password_fd is not None:
-                    fds.append(password_fd)
+                material, password_fd = listener.tls.worker_fds()
+                fds.extend(fd for fd in (material, password_fd) if fd is not None)
                 spec = replace(spec, tls_fd=material, tls_password_fd=password_fd)
             specs.append(spec)
-    except TLSConfigError as error:
+    except OSError:
         for fd in fds:
             os.close(fd)
-        raise OSError(str(error)) from None
+        raise
     return specs, fds
 
 

@@ -2,8 +2,9 @@
 
 import socket
 import socketserver
+import ssl
 
-from ..tls import DEFAULT_ALPN, server_context
+from ..tls import DEFAULT_ALPN, send_close_notify, server_context
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 
@@ -67,6 +68,12 @@ class HTTPSServer(HTTPServer):
         """Accept a connection and wrap it for TLS; the handshake happens on first read."""
         sock, address = self.socket.accept()
         return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def shutdown_request(self, request) -> None:
+        """End the connection with close_notify first (a body may end with the connection)."""
+        if isinstance(request, ssl.SSLSocket):
+            send_close_notify(request)
+        super().shutdown_request(request)
 
 
 class ThreadingHTTPSServer(socketserver.ThreadingMixIn, HTTPSServer):

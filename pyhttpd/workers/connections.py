@@ -19,10 +19,12 @@ import os
 import queue
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 
 from .. import logs
+from ..tls import send_close_notify
 from . import tls_handshake
 from .access_log import log_access
 from .connection import BUSY, HANDSHAKE, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
@@ -190,7 +192,11 @@ class ConnectionLoop:
             if not conn.drop_input():
                 self._close(conn)
             return
-        if not conn.reader.fill_available():
+        try:
+            alive = conn.reader.fill_available()
+        except OSError:  # reset by the client, or a TLS record that does not decrypt
+            alive = False
+        if not alive:
             self._close(conn)
             return
         if conn.state == IDLE and conn.reader.buffered():
@@ -329,8 +335,10 @@ class ConnectionLoop:
         closes at the client's end of input, ``_expire`` after ``LINGER_S``. No thread waits.
         """
         try:
-            conn.sock.shutdown(socket.SHUT_WR)
             conn.sock.setblocking(False)
+            if isinstance(conn.sock, ssl.SSLSocket):
+                send_close_notify(conn.sock)  # a body delimited by the close needs it
+            conn.sock.shutdown(socket.SHUT_WR)
         except OSError:  # already reset or interrupted: nothing left to deliver
             self._close(conn)
             return

@@ -19,9 +19,10 @@ PLAIN_HTTP = "plain-http"
 FAILED = "failed"
 
 _TLS_HANDSHAKE_RECORD = b"\x16"
+_PLAIN_HTTP_BODY = b"This port speaks HTTPS: use an https:// URL.\n"
 PLAIN_HTTP_ANSWER = (
-    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 44\r\n"
-    b"Connection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL.\n"
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_PLAIN_HTTP_BODY), _PLAIN_HTTP_BODY)
 )
 
 
@@ -42,14 +43,23 @@ def advance(conn: Connection, context: ssl.SSLContext) -> str:
             return FAILED
         if first != _TLS_HANDSHAKE_RECORD:
             return PLAIN_HTTP
-        conn.replace_socket(context.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False))
+        try:
+            # A client that reset the connection after its first bytes is "not connected":
+            # wrap_socket would raise after detaching conn.sock. Found here, the connection
+            # is closed as usual; should the reset come between the two, wrap_socket's
+            # error is a failed handshake too (not an exception out of the event loop).
+            conn.sock.getpeername()
+            wrapped = context.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
+        except (OSError, ValueError):
+            return FAILED
+        conn.replace_socket(wrapped)
     try:
         conn.sock.do_handshake()
     except ssl.SSLWantReadError:
         return WANT_READ
     except ssl.SSLWantWriteError:
         return WANT_WRITE
-    except (ssl.SSLError, OSError):
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
         return FAILED
     return DONE
 

@@ -1,0 +1,44 @@
+"""How busy the workers are, read from their scoreboards: for STATUS=, idle exit and drains.
+
+A worker is busy while one of its threads serves a request, idle otherwise (starting workers
+count as idle). ``served`` and ``progress`` change whenever a request is served or moves, so
+two samples tell whether anything happened in between.
+"""
+
+from dataclasses import dataclass
+
+from .worker_handle import WorkerHandle
+
+
+@dataclass(frozen=True)
+class Load:
+    """One sample of the live workers' scoreboards."""
+
+    busy: int  # workers with a request in flight
+    total: int  # live workers, of every generation
+    connections: int  # open connections, as last stamped by the workers
+    served: tuple[tuple[int, int], ...]  # (pid, requests served) per worker
+    progress: float  # latest monotonic progress stamp of a busy request (0.0: none)
+
+    @property
+    def idle(self) -> int:
+        """Live workers with no request in flight."""
+        return self.total - self.busy
+
+
+def measure(handles: list[WorkerHandle]) -> Load:
+    """Sample the scoreboards of the live workers in ``handles``."""
+    busy = connections = 0
+    served = []
+    progress = 0.0
+    for handle in handles:
+        if not handle.is_alive() or handle.scoreboard is None:
+            continue
+        requests, open_connections = handle.scoreboard.counters()
+        connections += open_connections
+        served.append((handle.pid or 0, requests))
+        slots = [slot for slot in handle.scoreboard.read_slots() if slot.busy]
+        busy += bool(slots)
+        progress = max([progress, *(slot.last_progress for slot in slots)])
+    alive = sum(1 for handle in handles if handle.is_alive())
+    return Load(busy, alive, connections, tuple(sorted(served)), progress)

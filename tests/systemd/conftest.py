@@ -1,0 +1,36 @@
+"""Fixtures of the systemd tests: a site, a NOTIFY_SOCKET receiver, masters killed at teardown."""
+
+from pathlib import Path
+
+import pytest
+from sd_harness import Master, NotifyReceiver
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.txt").write_text("hello\n")
+    return root
+
+
+@pytest.fixture
+def receiver():
+    """An abstract-namespace NOTIFY_SOCKET."""
+    notify = NotifyReceiver()
+    yield notify
+    notify.close()
+
+
+@pytest.fixture
+def start_master(tmp_path):
+    started: list[Master] = []
+
+    def start(args: list[str], env: dict[str, str], **options) -> Master:
+        master = Master(args, tmp_path, env, **options)
+        started.append(master)
+        return master
+
+    yield start
+    for master in started:
+        master.kill_session()

@@ -1,0 +1,490 @@
+"""The steps of the systemd tests, run INSIDE a throwaway systemd (the shared run-in-systemd.sh).
+
+    python tests/systemd/in_sandbox.py SCENARIO OUTDIR
+
+Installs pyhttpd with scripts/install-systemd (the shipped units, only paths substituted),
+then runs the scenario's steps with systemctl, curl and a stream of HTTP clients. Each step
+is recorded in OUTDIR/SCENARIO.json ({"steps": [{name, ok, detail, seconds}], "artefacts":
+{...}}); the first failing step ends the scenario. test_systemd_sandbox.py, on the host,
+reads that file and asserts. Standard library only: this runs as root in the sandbox, with
+the checkout's interpreter.
+"""
+
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = Path("/etc/pyhttpd/pyhttpd.toml")
+DOC_ROOT = Path("/srv/pyhttpd")
+PORT = 8080
+STEP_TIMEOUT_S = 30.0
+
+
+class StepFailed(AssertionError):
+    """A check of a step did not hold; the message says what was seen."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise StepFailed(message)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def run(*command: str, timeout: float = STEP_TIMEOUT_S, ok: bool = True) -> subprocess.CompletedProcess:
+    """Run ``command``; with ``ok``, fail the step unless it exits 0."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if ok and done.returncode != 0:
+        raise StepFailed(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+    return done
+
+
+def prop(unit: str, name: str) -> str:
+    return run("systemctl", "show", "-p", name, "--value", unit).stdout.strip()
+
+
+def wait_until(what: str, predicate, timeout: float = 15.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise StepFailed(f"not within {timeout:g}s: {what}")
+        time.sleep(interval)
+
+
+def write_config(**extra: str) -> None:
+    """The installed config, plus test settings: two workers, a marker header, ``extra``."""
+    marker = extra.pop("marker", "v1")
+    lines = [
+        f'directory = "{DOC_ROOT}"',
+        "workers = 2",
+        f'response_headers = [["X-Config", "{marker}"]]',
+        *(f"{key} = {value}" for key, value in extra.items()),
+        "",
+        "[[listen]]",
+        f'address = "[::]:{PORT}"',
+        'name = "http"',
+        "",
+        "[timeouts]",
+        "graceful = 10",
+    ]
+    CONFIG.write_text("\n".join(lines) + "\n")
+
+
+def get(path: str = "/", timeout: float = 10.0, unix: str | None = None) -> tuple[int, dict, bytes]:
+    """One GET on a fresh connection: (status, headers, body)."""
+    if unix:
+        conn = _UnixConnection(unix, timeout)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def curl_code(url: str = f"http://127.0.0.1:{PORT}/") -> str:
+    return run("curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url,
+               ok=False).stdout
+
+
+class Stream:
+    """Clients sending GET / on fresh connections, back to back, until ``stop``: every
+    response must be a 200 (a refused or failed request is recorded)."""
+
+    def __init__(self, clients: int = 4) -> None:
+        self.results: list[tuple[float, object]] = []
+        self.markers: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> "Stream":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _client(self) -> None:
+        while not self._stop.is_set():
+            at = time.monotonic()
+            try:
+                status, headers, _ = get(timeout=15.0)
+                outcome: object = status
+                marker = headers.get("x-config", "")
+            except (OSError, http.client.HTTPException) as error:
+                outcome, marker = f"{type(error).__name__}: {error}", ""
+            with self._lock:
+                self.results.append((at, outcome))
+                self.markers.append(marker)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def failures(self) -> list:
+        return [outcome for _, outcome in self.results if outcome != 200]
+
+    def summary(self) -> str:
+        return f"{len(self.results)} requests, {len(self.failures())} failed: {self.failures()[:5]}"
+
+
+def journal(*args: str) -> str:
+    return run("journalctl", "--no-pager", *args).stdout
+
+
+def service_output() -> list[str]:
+    """What pyhttpd.service's own processes wrote to the journal: their standard output and
+    error, not the lines systemd logs about the unit (nor, at debug level, from its forks)."""
+    return journal("_SYSTEMD_UNIT=pyhttpd.service", "_TRANSPORT=stdout", "-o", "cat").splitlines()
+
+
+def notify_messages(pid: str | None = None) -> list[str]:
+    """The sd_notify messages systemd logged receiving (log level debug), oldest first."""
+    lines = journal("-u", "pyhttpd.service", "-o", "cat").splitlines()
+    pattern = re.compile(r"Got notification message from PID (\d+) \((.*)\)$")
+    found = []
+    for line in lines:
+        match = pattern.search(line)
+        if match and (pid is None or match.group(1) == pid):
+            found.append(f"PID {match.group(1)}: {match.group(2)}")
+    return found
+
+
+# --- the scenarios ------------------------------------------------------------------------------
+
+
+class Scenario:
+    """Runs steps in order, recording each; stops at the first failure."""
+
+    def __init__(self, name: str, outdir: Path) -> None:
+        self.name = name
+        self.out = outdir / f"{name}.json"
+        self.steps: list[dict] = []
+        self.artefacts: dict[str, object] = {}
+        self.failed = False
+
+    def step(self, name: str, function, *args) -> object:
+        if self.failed:
+            return None
+        started = time.monotonic()
+        record = {"name": name, "ok": True, "detail": ""}
+        try:
+            result = function(*args)
+            if isinstance(result, str):
+                record["detail"] = result
+            return result
+        except Exception as error:  # noqa: BLE001 - every failure is recorded, whatever it is
+            self.failed = True
+            record["ok"] = False
+            record["detail"] = f"{error}" if isinstance(error, StepFailed) else traceback.format_exc()
+            return None
+        finally:
+            record["seconds"] = round(time.monotonic() - started, 3)
+            self.steps.append(record)
+            print(f"{'ok  ' if record['ok'] else 'FAIL'} {record['seconds']:6.2f}s {name}"
+                  f"{': ' + record['detail'] if record['detail'] else ''}", flush=True)
+            self.save()
+
+    def save(self) -> None:
+        self.out.write_text(json.dumps({"scenario": self.name, "steps": self.steps,
+                                        "artefacts": self.artefacts}, indent=1))
+
+    def finish(self) -> int:
+        if self.failed:
+            self.artefacts["journal_tail"] = journal("-b", "-n", "100", "-o", "short-monotonic")
+            self.artefacts["service_output_tail"] = [line for line in service_output()
+                                                     if '"access"' not in line][-60:]
+            self.save()
+        return 1 if self.failed else 0
+
+
+def install(s: Scenario) -> None:
+    def do() -> str:
+        done = run(str(REPO / "scripts" / "install-systemd"), timeout=60)
+        s.artefacts["install_output"] = done.stdout
+        check("created the system user pyhttpd" in done.stdout, done.stdout)
+        return done.stdout.splitlines()[0]
+    s.step("scripts/install-systemd installs the units, a config, a user", do)
+    s.step("systemd-analyze verify passes on the installed units", lambda: run(
+        "systemd-analyze", "verify", "/etc/systemd/system/pyhttpd.service",
+        "/etc/systemd/system/pyhttpd.socket") and "")
+    def security() -> str:
+        done = run("systemd-analyze", "security", "--no-pager", "pyhttpd.service")
+        score = re.search(r"Overall exposure level for pyhttpd.service: (.*)", done.stdout)
+        check(score is not None, done.stdout)
+        s.artefacts["security"] = done.stdout
+        return score.group(1)
+    s.step("systemd-analyze security pyhttpd.service (as installed, with drop-ins)", security)
+    s.step("debug logging, so systemd logs each sd_notify message", lambda: run(
+        "systemd-analyze", "log-level", "debug") and "")
+
+
+def start_socket_and_activate(s: Scenario) -> str:
+    def start() -> str:
+        run("systemctl", "start", "pyhttpd.socket")
+        check(prop("pyhttpd.socket", "SubState") == "listening", "pyhttpd.socket is not listening")
+        state = prop("pyhttpd.service", "ActiveState")
+        check(state == "inactive", f"pyhttpd.service is {state} before any connection")
+        return "pyhttpd.socket listening, pyhttpd.service inactive"
+    s.step("1. systemctl start pyhttpd.socket", start)
+
+    def first_curl() -> str:
+        code = curl_code()
+        check(code == "200", f"curl got {code!r}")
+        # A worker may answer before the last one is ready, i.e. before READY=1: "activating".
+        wait_until("pyhttpd.service active", lambda: prop("pyhttpd.service", "ActiveState") == "active")
+        pid = prop("pyhttpd.service", "MainPID")
+        s.artefacts["first_pid"] = pid
+        return f"200 from MainPID {pid}"
+    s.step("2. the first curl activates pyhttpd.service and gets a 200", first_curl)
+    return s.artefacts.get("first_pid", "")
+
+
+def scenario_main(s: Scenario) -> None:
+    install(s)
+    write_config(marker="v1")
+    start_socket_and_activate(s)
+    pid = s.artefacts.get("first_pid")
+
+    def reload_ok() -> str:
+        write_config(marker="v2")
+        with Stream() as stream:
+            time.sleep(0.3)
+            started = time.monotonic()
+            done = run("systemctl", "reload", "pyhttpd", ok=False, timeout=60)
+            took = time.monotonic() - started
+            after = [get() for _ in range(5)]  # new connections, right after reload returned
+            time.sleep(0.3)
+        check(done.returncode == 0, f"systemctl reload exited {done.returncode}: {done.stderr}")
+        check(all(status == 200 and h.get("x-config") == "v2" for status, h, _ in after),
+              f"after reload returned: {[(st, h.get('x-config')) for st, h, _ in after]}")
+        check(not stream.failures(), stream.summary())
+        check(prop("pyhttpd.service", "MainPID") == pid, "MainPID changed")
+        s.artefacts["reload_seconds"] = round(took, 3)
+        return f"reload returned in {took:.2f}s; v2 served at once; stream: {stream.summary()}"
+    s.step("3a. systemctl reload during a stream: no failed request, new config served on return", reload_ok)
+
+    def reload_broken() -> str:
+        CONFIG.write_text(CONFIG.read_text().replace("workers = 2", "workers = 0"))
+        with Stream() as stream:
+            time.sleep(0.2)
+            done = run("systemctl", "reload", "pyhttpd", ok=False, timeout=60)
+            after = [get() for _ in range(3)]
+        check(done.returncode != 0, "systemctl reload exited 0 with a broken config")
+        check(all(status == 200 and h.get("x-config") == "v2" for status, h, _ in after),
+              f"after the failed reload: {[(st, h.get('x-config')) for st, h, _ in after]}")
+        check(not stream.failures(), stream.summary())
+        failed = [line for line in service_output() if '"reload_failed"' in line]
+        check(any("workers" in line for line in failed), f"no reload_failed line naming workers: {failed}")
+        s.artefacts["failed_reload_stderr"] = done.stderr.strip()
+        return f"exit {done.returncode}: {done.stderr.strip()}; old config still served; {stream.summary()}"
+    s.step("3b. a broken config: systemctl reload exits non-zero, the old config is still served",
+           reload_broken)
+
+    def show() -> str:
+        shown = run("systemctl", "show", "pyhttpd", "-p", "StatusText,MainPID,ActiveState").stdout
+        s.artefacts["systemctl_show"] = shown
+        fields = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        check(fields.get("ActiveState") == "active", shown)
+        check(fields.get("MainPID") == pid, shown)
+        status = fields.get("StatusText", "")
+        check(re.match(r"Serving generation \d+: 2 workers \(\d busy, \d idle\)\. Last reload failed", status)
+              is not None, f"StatusText: {status!r}")
+        s.artefacts["systemctl_status"] = run("systemctl", "status", "pyhttpd", "--no-pager", "-n", "0",
+                                              ok=False).stdout
+        return status
+    s.step("4. systemctl show pyhttpd -p StatusText,MainPID,ActiveState reflects STATUS=", show)
+
+    def stop() -> str:
+        run("systemctl", "stop", "pyhttpd.service")
+        result = {name: prop("pyhttpd.service", name) for name in ("ActiveState", "Result", "ExecMainStatus")}
+        check(result == {"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"}, str(result))
+        run("systemctl", "stop", "pyhttpd.socket")
+        check(curl_code() == "000", "the port still answers after stopping the socket")
+        messages = notify_messages(pid)
+        s.artefacts["notify_messages"] = messages
+        keys = [m.split(": ", 1)[1] for m in messages]
+        sequence = [k for m in keys for k in ("READY=1", "RELOADING=1", "STOPPING=1") if k in m.split(", ")]
+        check(sequence == ["READY=1", "RELOADING=1", "READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
+              f"sequence {sequence}")
+        return f"{result}; systemd received {sequence}"
+    s.step("5. systemctl stop exits cleanly (exit 0, Result=success)", stop)
+
+    def journal_json() -> str:
+        lines = service_output()
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise StepFailed(f"not JSON: {line!r}") from None
+        events = {record.get("event") for record in records}
+        for wanted in ("start", "ready", "access", "reload_end", "reload_failed", "reload_done", "stop"):
+            check(wanted in events, f"no {wanted!r} event among {sorted(map(str, events))}")
+        s.artefacts["journal_cat_head"] = lines[:6]
+        return f"{len(records)} lines, all JSON objects; events include start/ready/access/reload/stop"
+    s.step("6. journalctl -u pyhttpd -o cat: the service's lines are JSON that parses", journal_json)
+
+    def template() -> str:
+        Path("/etc/pyhttpd/site.toml").write_text(
+            f'directory = "{DOC_ROOT}"\nworkers = 1\n'
+            '[[listen]]\naddress = "unix:/run/pyhttpd/site.sock"\nname = "http"\n')
+        run("systemctl", "start", "pyhttpd@site.socket")
+        status, _, body = get(unix="/run/pyhttpd/site.sock")
+        check(status == 200, f"got {status}")
+        check(prop("pyhttpd@site.service", "ActiveState") == "active", "pyhttpd@site.service not active")
+        run("systemctl", "reload", "pyhttpd@site", timeout=60)
+        run("systemctl", "stop", "pyhttpd@site.service", "pyhttpd@site.socket")
+        return "pyhttpd@site.socket -> 200 on /run/pyhttpd/site.sock; reload and stop ok"
+    s.step("templates: pyhttpd@site.socket serves /etc/pyhttpd/site.toml", template)
+
+    def uninstall() -> str:
+        done = run(str(REPO / "scripts" / "install-systemd"), "--uninstall", timeout=60)
+        s.artefacts["uninstall_output"] = done.stdout
+        for unit in ("pyhttpd.service", "pyhttpd.socket", "pyhttpd@.service", "pyhttpd@.socket"):
+            check(not Path("/etc/systemd/system", unit).exists(), f"{unit} is still installed")
+        check(run("getent", "passwd", "pyhttpd", ok=False).returncode != 0, "the user pyhttpd is still there")
+        check(CONFIG.exists(), "the changed config was removed")
+        check(not Path("/etc/sysusers.d/pyhttpd.conf").exists(), "the sysusers.d file is still there")
+        return "units, sysusers.d file and user removed; the changed config kept"
+    s.step("scripts/install-systemd --uninstall undoes the install", uninstall)
+
+
+def scenario_idle(s: Scenario) -> None:
+    install(s)
+    write_config(idle_exit_after="2")
+    pid = start_socket_and_activate(s)
+
+    def idle_exit() -> str:
+        last = time.monotonic()
+        wait_until("pyhttpd.service inactive after 2 s idle",
+                   lambda: prop("pyhttpd.service", "ActiveState") == "inactive", timeout=15)
+        idle_for = time.monotonic() - last
+        check(idle_for >= 2.0, f"exited after only {idle_for:.2f}s")
+        result = {name: prop("pyhttpd.service", name) for name in ("Result", "ExecMainStatus")}
+        check(result == {"Result": "success", "ExecMainStatus": "0"}, str(result))
+        check(prop("pyhttpd.socket", "SubState") == "listening", "pyhttpd.socket is not listening")
+        status = journal("-u", "pyhttpd.service", "-o", "cat")
+        check('"event":"idle_exit"' in status.replace(" ", ""), "no idle_exit event")
+        return f"exited 0 after {idle_for:.2f}s idle; socket still listening"
+    s.step("7a. idle_exit_after = 2: the service exits 0 after 2 s idle", idle_exit)
+
+    def reactivated() -> str:
+        code = curl_code()
+        check(code == "200", f"curl got {code!r}")
+        new_pid = prop("pyhttpd.service", "MainPID")
+        check(new_pid not in ("0", pid), f"MainPID {new_pid} (first was {pid})")
+        return f"200 from a fresh activation, MainPID {pid} -> {new_pid}"
+    s.step("7b. the next request is served (200) by a fresh activation", reactivated)
+
+    def burst_at_exit() -> str:
+        # Requests arriving while it drains and exits wait in systemd's socket: none is refused.
+        wait_until("idle exit again", lambda: prop("pyhttpd.service", "ActiveState") != "active", timeout=15,
+                   interval=0.01)
+        with Stream(clients=3) as stream:
+            time.sleep(1.0)
+        check(not stream.failures(), stream.summary())
+        return stream.summary()
+    s.step("7c. requests during the idle exit itself: none refused or failed", burst_at_exit)
+    run("systemctl", "stop", "pyhttpd.socket", "pyhttpd.service", ok=False)
+
+
+def _restart_under_stream(s: Scenario, label: str) -> None:
+    def restart() -> str:
+        before = prop("pyhttpd.service", "MainPID")
+        with Stream() as stream:
+            time.sleep(0.5)
+            run("systemctl", "restart", "pyhttpd", timeout=60)
+            after = prop("pyhttpd.service", "MainPID")
+            time.sleep(1.0)
+        check(after not in ("0", before), f"MainPID {before} -> {after}")
+        check(not stream.failures(), stream.summary())
+        served_after = [at for at, outcome in stream.results if outcome == 200]
+        check(len(served_after) > 0, "no request served")
+        return f"MainPID {before} -> {after}; {stream.summary()}"
+    s.step(label, restart)
+
+
+def scenario_restart_socket(s: Scenario) -> None:
+    install(s)
+    write_config()
+    start_socket_and_activate(s)
+    _restart_under_stream(s, "8. systemctl restart pyhttpd (socket-activated) during a stream: none failed")
+    run("systemctl", "stop", "pyhttpd.socket", "pyhttpd.service", ok=False)
+
+
+def scenario_restart_fdstore(s: Scenario) -> None:
+    install(s)
+    write_config()
+
+    def start_alone() -> str:
+        run("systemctl", "start", "pyhttpd.service", timeout=60)
+        check(curl_code() == "200", "no 200")
+        log = journal("-u", "pyhttpd.service", "-o", "cat")
+        check('"fdstore":true' in log.replace(" ", ""), "the master did not use the fd store")
+        return f"MainPID {prop('pyhttpd.service', 'MainPID')}, pyhttpd bound :{PORT} and stored it"
+    s.step("systemctl start pyhttpd.service (no socket unit): it binds and stores its socket", start_alone)
+    _restart_under_stream(s, "8. systemctl restart pyhttpd (fd store) during a stream: none failed")
+
+    def taken_back() -> str:
+        log = journal("-u", "pyhttpd.service", "-o", "cat")
+        check("taken_from_fdstore" in log and f":{PORT}" in log.split("taken_from_fdstore")[-1][:80],
+              "the new master did not take its socket back from the fd store")
+        return "the new master took [::]:8080 back from the fd store"
+    s.step("the restarted master took its socket back (never bound twice)", taken_back)
+
+    def stop_closes() -> str:
+        run("systemctl", "stop", "pyhttpd.service")
+        check(curl_code() == "000", "the port still answers after systemctl stop")
+        return "port closed: systemd let the stored socket go"
+    s.step("systemctl stop (no restart) closes the stored socket", stop_closes)
+
+
+SCENARIOS = {
+    "main": scenario_main,
+    "idle": scenario_idle,
+    "restart-socket": scenario_restart_socket,
+    "restart-fdstore": scenario_restart_fdstore,
+}
+
+
+def main(argv: list[str]) -> int:
+    name, outdir = argv[0], Path(argv[1])
+    scenario = Scenario(name, outdir)
+    try:
+        SCENARIOS[name](scenario)
+    finally:
+        code = scenario.finish()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
