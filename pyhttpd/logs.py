@@ -58,9 +58,16 @@ class LineSink:
             self.fd = self.stream_fd
         else:
             new_fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-            old_fd, self.fd = self.fd, new_fd
-            if old_fd is not None and old_fd != self.stream_fd:
-                os.close(old_fd)
+            if self.fd is None:
+                self.fd = new_fd
+                return
+            # Serving threads write while the loop thread reopens: the new file takes the old
+            # one's descriptor number in one dup2(2), so a write that already read ``self.fd``
+            # lands in the old or the new file, never on a closed (or reused) descriptor.
+            try:
+                os.dup2(new_fd, self.fd, inheritable=False)
+            finally:
+                os.close(new_fd)
 
     def write(self, line: bytes) -> None:
         """Write one whole line with one write(2); never raises (counts what it loses)."""
@@ -152,11 +159,11 @@ def render_line(logger, method_name: str, record: dict) -> bytes:
 def _shortened(record: dict, length: int) -> bytes:
     record = dict(record)
     cut = []
-    for key in sorted((k for k, v in record.items() if isinstance(v, str)), key=lambda k: -len(record[k])):
+    strings = [key for key, value in record.items() if isinstance(value, str)]
+    for key in sorted(strings, key=lambda k: -_escaped_len(record[k])):
         excess = length - MAX_LINE_BYTES + 64
-        value = record[key]
         # a traceback keeps its end (the innermost frames and the error), other fields their start
-        record[key] = value[excess:] if key == "traceback" else value[: max(0, len(value) - excess)]
+        record[key] = _cut(record[key], excess, keep_end=key == "traceback")
         cut.append(key)
         record["truncated"] = cut
         line = json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n"
@@ -164,6 +171,32 @@ def _shortened(record: dict, length: int) -> bytes:
             return line
         length = len(line)
     return line[: MAX_LINE_BYTES - 1] + b"\n"  # unreachable with the fixed fields' sizes
+
+
+def _escaped_len(value: str) -> int:
+    """Bytes ``value`` takes in the line: an escaped character (quote, control, non-ASCII) takes 2 to 12."""
+    return len(json.dumps(value, ensure_ascii=True)) - 2
+
+
+def _cut(value: str, excess: int, keep_end: bool) -> str:
+    """The longest start (or end) of ``value`` whose escaped form is ``excess`` bytes shorter or more.
+
+    Counted in escaped bytes, not characters: a value of quotes or non-ASCII bytes escapes
+    to 2 or 6 bytes a character, and cutting ``excess`` characters would leave far less
+    than fits (often nothing). A binary search over the length, O(log n) encodings.
+    """
+    def part(n: int) -> str:
+        return value[len(value) - n:] if keep_end else value[:n]
+
+    budget = _escaped_len(value) - excess
+    keep, too_long = 0, len(value) + 1  # part(keep) fits the budget, part(too_long) does not
+    while too_long - keep > 1:
+        middle = (keep + too_long) // 2
+        if _escaped_len(part(middle)) <= budget:
+            keep = middle
+        else:
+            too_long = middle
+    return part(keep)
 
 
 @dataclass
@@ -196,12 +229,25 @@ def configure(role: str, *, worker: int | None = None, generation: int | None = 
     error_sink = LineSink(error_log, stream_fd)
     shared = access_log == error_log and access_log != OFF
     access_sink = error_sink if shared else LineSink(access_log, stream_fd)
-    events = structlog.wrap_logger(SinkLogger(error_sink),
-                                   wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]))
-    access = structlog.wrap_logger(SinkLogger(access_sink),
-                                   wrapper_class=structlog.make_filtering_bound_logger(LEVELS["debug"]))
-    _logs = Logs(events, access, [error_sink] if access_sink is error_sink else [error_sink, access_sink])
+    _logs = Logs(_logger(error_sink, level), _logger(access_sink, "debug"),
+                 [error_sink] if access_sink is error_sink else [error_sink, access_sink])
     return _logs
+
+
+class _Discard:
+    """The logger of an "off" log: every method returns at once, nothing is rendered."""
+
+    def _drop(self, *args, **fields) -> None:
+        return None
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg = log = _drop
+
+
+def _logger(sink: LineSink, level: str):
+    if sink.target == OFF:  # the line would be built only to be thrown away: per request, with access
+        return _Discard()
+    wrapper = structlog.make_filtering_bound_logger(LEVELS[level])
+    return structlog.wrap_logger(SinkLogger(sink), wrapper_class=wrapper)
 
 
 def current() -> Logs:

@@ -300,6 +300,7 @@ class ConnectionLoop:
                 self.retiring = True  # set before the response head, so it says Connection: close
             started, sent_before = time.monotonic(), conn.writer.bytes_sent
             handler.handle_one_request()
+            conn.writer.flush()  # also what the parser's refusals wrote: no dispatch flushed it
             conn.requests += 1
             self.requests_served += 1
             log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_sent - sent_before)

@@ -101,6 +101,16 @@ class Worker:
         logs.configure("worker", worker=self.spec.worker, generation=self.spec.generation,
                        error_log=targets["error_log"], access_log=targets["access_log"],
                        level=targets["level"], stream_fd=logs.stream_fd())
+        self._point_stderr_at_error_log()
+
+    def _point_stderr_at_error_log(self) -> None:
+        """With the error log in a file, fd 2 (so "-" and any stray output) follows that file.
+
+        The master pointed the fd 2 workers inherit at the file it opened; after a rotation
+        only this makes a worker's stderr move to the new file too.
+        """
+        if self.settings["logs"]["error_log"] not in (logs.STREAM, logs.OFF):
+            os.dup2(logs.current().sinks[0].fd, 2)
 
     def _reopen_logs(self) -> None:
         try:
@@ -108,6 +118,7 @@ class Worker:
         except OSError as error:  # keep writing to the old files rather than lose lines
             logs.current().events.error("logs_reopen_failed", reason=str(error))
             return
+        self._point_stderr_at_error_log()
         self._report(EVENT_LOGS_REOPENED)
 
     def _load(self) -> None:

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -22,6 +23,17 @@ def test_keep_alive_serves_several_requests_on_one_connection(worker):
         response = read_response(rfile)
         assert (response.status, response.body, response.header("Connection")) == (200, b"/three", "close")
         assert rfile.read() == b""  # and the worker closes
+
+
+def test_a_client_reset_ends_only_its_connection(worker):
+    """Regression: a reset on an idle keep-alive connection once made the worker exit."""
+    for _ in range(3):
+        with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+            sock.sendall(request_bytes("GET", "/before-reset"))
+            assert read_response(rfile).status == 200
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+    assert get(worker.port, "/after-reset").body == b"/after-reset"
+    assert worker.proc.poll() is None, worker.stderr()
 
 
 def test_three_pipelined_requests_in_one_packet_are_answered_in_order(worker):

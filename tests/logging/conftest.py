@@ -1,0 +1,44 @@
+"""Fixtures of the logging tests: real masters (``python -m pyhttpd.daemon``) on 127.0.0.1.
+
+The master is the daemon tests' ``master_harness.Master``: its stderr is a pipe read line
+by line by a thread, so a test waits for an event with a deadline. Workers import handlers
+from this directory (``log_apps``). JOURNAL_STREAM is removed from the environment, so "-"
+means stderr (the pipe) whatever runs the tests. Teardown kills each master's session.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+DAEMON_TESTS = HERE.parent / "daemon"
+if str(DAEMON_TESTS) not in sys.path:
+    sys.path.insert(0, str(DAEMON_TESTS))
+
+from master_harness import Master  # noqa: E402
+
+
+def log_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.fixture
+def start_master(tmp_path):
+    """start_master(args) -> a Master on 127.0.0.1 with a free port, once it logged "ready"
+    (ready=False: at once, for a master whose events go to a file, not to the pipe)."""
+    started: list[Master] = []
+
+    def start(args: list[str], ready: bool = True) -> Master:
+        master = Master(["-b", "127.0.0.1:0", "--graceful-timeout", "5", *args], tmp_path, log_env())
+        started.append(master)
+        if ready:
+            master.wait_for("ready")
+        return master
+
+    yield start
+    for master in started:
+        master.kill_session()
