@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from master_harness import get, write_config
+from support.load import RequestStream
 from support.unprivileged import python_paths, reachable, user_ids
 
 import pyhttpd
@@ -41,42 +42,18 @@ graceful = {graceful}
 """)
 
 
+def served_by(port: int, path: str) -> int:
+    """The pid of the worker that answered GET ``path``; raises for anything but a 200."""
+    status, _, body = get(port, path, timeout=10)
+    if status != 200:
+        raise RuntimeError(status)
+    return json.loads(body)["pid"]
+
+
 def start_ready(start_master, args):
     master = start_master(args)
     master.wait_for("ready")
     return master
-
-
-class Load:
-    """Client threads sending GETs on fresh connections until stopped; every result kept."""
-
-    def __init__(self, port: int, path: str, clients: int) -> None:
-        self.port, self.path = port, path
-        self.results: list[tuple[float, float, object]] = []  # (start, end, pid or exception)
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                status, headers, body = get(self.port, self.path, timeout=10)
-                outcome = json.loads(body)["pid"] if status == 200 else RuntimeError(status)
-            except (OSError, ValueError) as error:
-                outcome = error
-            with self._lock:
-                self.results.append((started, time.monotonic(), outcome))
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(15)
-
-    def failures(self) -> list[tuple[float, float, object]]:
-        return [r for r in self.results if isinstance(r[2], BaseException)]
 
 
 def test_start_serve_titles_and_graceful_stop(start_master, tmp_path):
@@ -146,7 +123,7 @@ def test_max_requests_recycles_a_worker(start_master, tmp_path):
 def test_kill_9_of_a_worker_under_load(start_master, tmp_path):
     """Only the requests in flight on the killed worker fail; a new worker serves within 1 s."""
     master = start_ready(start_master, ["--config", base_config(tmp_path)])
-    load = Load(master.port, "/sleep?s=0.05", clients=6)
+    load = RequestStream(lambda: served_by(master.port, "/sleep?s=0.05"), clients=6)
     try:
         time.sleep(1.0)
         victim = master.find("worker_spawned")[0]["worker_pid"]

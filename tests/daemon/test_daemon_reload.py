@@ -2,11 +2,11 @@
 
 import signal
 import socket
-import threading
 import time
 
 import pytest
 from master_harness import get, write_config
+from support.load import RequestStream
 
 
 def static_config(path, site, header: str, extra: str = "") -> str:
@@ -28,31 +28,12 @@ graceful = 10
 """)
 
 
-class StaticLoad:
-    """Client threads fetching /index.txt on fresh connections, keeping (start, header or error)."""
-
-    def __init__(self, port: int, clients: int) -> None:
-        self.port = port
-        self.results: list[tuple[float, object]] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                status, headers, body = get(self.port, "/index.txt", timeout=10)
-                outcome = headers.get("X-Generation") if status == 200 else RuntimeError(status)
-            except OSError as error:
-                outcome = error
-            self.results.append((started, outcome))  # list.append is atomic
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(15)
+def generation_header(port: int) -> str | None:
+    """The X-Generation header of GET /index.txt; raises for anything but a 200."""
+    status, headers, _ = get(port, "/index.txt", timeout=10)
+    if status != 200:
+        raise RuntimeError(status)
+    return headers.get("X-Generation")
 
 
 @pytest.mark.slow
@@ -62,7 +43,7 @@ def test_hup_under_continuous_load_fails_no_request(start_master, tmp_path, site
     static_config(config, site, "one")
     master = start_master(["--config", str(config)])
     master.wait_for("ready")
-    load = StaticLoad(master.port, clients=4)
+    load = RequestStream(lambda: generation_header(master.port), clients=4)
     try:
         time.sleep(3)
         for generation, header in ((2, "two"), (3, "three")):
@@ -73,9 +54,9 @@ def test_hup_under_continuous_load_fails_no_request(start_master, tmp_path, site
             time.sleep(7)
     finally:
         load.stop()
-    failures = [outcome for _, outcome in load.results if isinstance(outcome, BaseException)]
+    failures = [outcome for _, _, outcome in load.failures()]
     assert failures == [] and len(load.results) > 500
-    after = {outcome for started, outcome in load.results if started > switched_at}
+    after = {outcome for started, _, outcome in load.results if started > switched_at}
     assert after == {"three"}
     titles = master.workers().values()
     assert len(titles) == 2 and all("gen=3" in title for title in titles), titles

@@ -10,10 +10,10 @@ import os
 import shutil
 import signal
 import ssl
-import threading
 import time
 
 import pytest
+from support.load import RequestStream
 from tls_harness import HOST, https_get, tls_config, wait_until, worker_pids
 from tls_pki import Issued, der_fingerprint, pem_fingerprint
 
@@ -29,33 +29,12 @@ def install(source: Issued, live: Issued) -> None:
         os.replace(dst.with_suffix(".tmp"), dst)
 
 
-class Load:
-    """Client threads making HTTPS requests on fresh connections; each result is
-    (start time, fingerprint of the served certificate) or (start time, the error)."""
-
-    def __init__(self, port: int, context: ssl.SSLContext, clients: int = 3) -> None:
-        self.port, self.context = port, context
-        self.results: list[tuple[float, object]] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                status, _, body, der = https_get(self.port, context=self.context, timeout=10)
-                outcome = der_fingerprint(der) if (status, body) == (200, b"hello over tls\n") \
-                    else RuntimeError(status)
-            except OSError as error:
-                outcome = error
-            self.results.append((started, outcome))
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(15)
+def served_fingerprint_of_get(port: int, context: ssl.SSLContext) -> str:
+    """The fingerprint of the certificate that served one HTTPS GET; raises unless it succeeded."""
+    status, _, body, der = https_get(port, context=context, timeout=10)
+    if (status, body) != (200, b"hello over tls\n"):
+        raise RuntimeError(status)
+    return der_fingerprint(der)
 
 
 @pytest.fixture
@@ -75,7 +54,8 @@ def test_hup_renews_the_certificate_without_failed_requests(start_master, tmp_pa
     port = master.port
     assert served_fingerprint(port) == first.fingerprint
     second = pki.issue("second")
-    load = Load(port, pki.client_context())
+    context = pki.client_context()
+    load = RequestStream(lambda: served_fingerprint_of_get(port, context), clients=3)
     try:
         time.sleep(1.0)
         install(second, paths)
@@ -86,12 +66,12 @@ def test_hup_renews_the_certificate_without_failed_requests(start_master, tmp_pa
         time.sleep(1.5)
     finally:
         load.stop()
-    failures = [outcome for _, outcome in load.results if isinstance(outcome, BaseException)]
+    failures = [outcome for _, _, outcome in load.failures()]
     print(f"\nrequests across the certificate reload: {len(load.results)}, failed: {len(failures)}")
     assert failures == []
     assert len(load.results) > 50
-    before = {outcome for started, outcome in load.results if started < hup_at}
-    after = {outcome for started, outcome in load.results if started > switched_at + 0.5}
+    before = {outcome for started, _, outcome in load.results if started < hup_at}
+    after = {outcome for started, _, outcome in load.results if started > switched_at + 0.5}
     assert before == {first.fingerprint}
     assert after == {second.fingerprint}
     assert served_fingerprint(port) == second.fingerprint
