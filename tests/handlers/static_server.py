@@ -10,6 +10,7 @@ import contextlib
 import email.parser
 import email.policy
 import http.client
+import io
 import threading
 
 from pyhttpd.handlers.servers import ThreadingHTTPServer
@@ -84,3 +85,17 @@ def multipart_parts(response: Response) -> list[tuple[str, str, bytes]]:
     assert message.is_multipart() and not message.defects
     return [(part["Content-Type"], part["Content-Range"], part.get_payload(decode=True))
             for part in message.iter_parts()]
+
+
+class PlainWriter(io.RawIOBase):
+    """A writer without a file descriptor, so a handler must copy bodies in chunks."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.target.write(data)
+        return len(data)

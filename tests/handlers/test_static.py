@@ -18,6 +18,7 @@ import time
 import urllib.parse
 
 import pytest
+from static_server import PlainWriter
 
 from pyhttpd.handlers.file_body import copy_in_chunks
 from pyhttpd.handlers.servers import ThreadingHTTPServer
@@ -192,20 +193,6 @@ class BufferedWfileHandler(QuietHandler):
     """wfile is a BufferedWriter on the socket: the head must be flushed before sendfile."""
 
     wbufsize = 64 * 1024
-
-
-class PlainWriter(io.RawIOBase):
-    """A writer without a file descriptor, so the handler must copy in chunks."""
-
-    def __init__(self, target):
-        self.target = target
-
-    def writable(self):
-        return True
-
-    def write(self, data):
-        self.target.write(data)
-        return len(data)
 
 
 class NoFilenoWfileHandler(QuietHandler):

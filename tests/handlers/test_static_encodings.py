@@ -4,7 +4,7 @@ import gzip
 import os
 
 import pytest
-from static_server import QuietHandler, RfcHandler, request, serving
+from static_server import QuietHandler, RfcHandler, request
 
 from pyhttpd.handlers.encodings import choose_coding, parse_accept_encoding
 
@@ -67,20 +67,6 @@ def site(tmp_path):
     for name in os.listdir(root):
         os.utime(root / name, (1700000000, 1700000000))
     return root
-
-
-@pytest.fixture
-def serve(site):
-    def start(base=RfcHandler, **attributes):
-        return serving(type("H", (base,), {"directory": str(site), **attributes}))
-
-    return start
-
-
-@pytest.fixture
-def rfc(serve):
-    with serve() as address:
-        yield address
 
 
 @pytest.mark.parametrize(

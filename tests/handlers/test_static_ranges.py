@@ -6,7 +6,7 @@ import os
 import socket
 
 import pytest
-from static_server import QuietHandler, RfcHandler, multipart_parts, request, serving
+from static_server import PlainWriter, QuietHandler, RfcHandler, multipart_parts, request
 
 from pyhttpd.handlers.file_body import FileSpans, send_file_spans
 from pyhttpd.handlers.ranges import (
@@ -136,20 +136,6 @@ def site(tmp_path):
     for name in ("data.bin", "empty.txt"):
         os.utime(root / name, (MTIME, MTIME))
     return root
-
-
-@pytest.fixture
-def serve(site):
-    def start(base=RfcHandler, **attributes):
-        return serving(type("H", (base,), {"directory": str(site), **attributes}))
-
-    return start
-
-
-@pytest.fixture
-def rfc(serve):
-    with serve() as address:
-        yield address
 
 
 def test_200_advertises_byte_ranges(rfc):
@@ -282,20 +268,6 @@ class BufferedWfileHandler(RfcHandler):
     """wfile is a BufferedWriter on the socket: part headers must be flushed before sendfile."""
 
     wbufsize = 64 * 1024
-
-
-class PlainWriter(io.RawIOBase):
-    """A writer without a file descriptor: the spans must be copied in chunks."""
-
-    def __init__(self, target):
-        self.target = target
-
-    def writable(self):
-        return True
-
-    def write(self, data):
-        self.target.write(data)
-        return len(data)
 
 
 class NoFilenoWfileHandler(RfcHandler):
