@@ -5,6 +5,7 @@ import socketserver
 import ssl
 
 from ..tls import DEFAULT_ALPN, send_close_notify, server_context
+from .linger import close_lingering
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 
@@ -38,6 +39,14 @@ class HTTPServer(socketserver.TCPServer):
             self.RequestHandlerClass(request, client_address, self)
         else:
             self.RequestHandlerClass(request, client_address, self, response_headers=self.response_headers)
+
+    def shutdown_request(self, request) -> None:
+        """Close the connection lingering, so an unread request body cannot reset the response.
+
+        The thread (or, for the plain HTTPServer, the server) waits at most
+        ``pyhttpd.handlers.linger.LINGER_S`` for a client that keeps sending.
+        """
+        close_lingering(request)
 
 
 class ThreadingHTTPServer(socketserver.ThreadingMixIn, HTTPServer):

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from .. import logs
+from ..handlers.linger import LINGER_S
 from ..tls import send_close_notify
 from . import tls_handshake
 from .access_log import log_access
@@ -33,7 +34,6 @@ from .pool import ServingPool
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
 _ACCEPT_BATCH = 64
-LINGER_S = 2.0  # how long a closing connection's input is read and dropped (nginx: lingering_time)
 ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 

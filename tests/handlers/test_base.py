@@ -309,6 +309,23 @@ def test_large_body_over_the_limit_still_gets_its_413(serve, connect):
     assert not sender.is_alive()
 
 
+def test_body_sent_after_the_refusal_is_read_and_dropped_not_reset(serve, connect):
+    """The server closes lingering: the rest of a refused body meets no reset.
+
+    Without it the kernel answers bytes sent after the server's close with a reset, and a
+    client still sending its body (as http.client does, chunk by chunk) can lose the 413.
+    """
+    address, _ = serve()
+    client = connect(address)
+    client.send(f"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: {BODY_LIMIT + 300}\r\n\r\n".encode())
+    assert_refused_and_closed(client, 413)  # the server has shut its side down
+    for _ in range(3):
+        client.send(b"x" * 100)  # a reset would make one of these fail
+        threading.Event().wait(0.05)  # time for the server's kernel to answer each
+    client.sock.shutdown(socket.SHUT_WR)
+    assert client.at_eof()
+
+
 def test_chunked_body_growing_over_the_limit_is_413_and_closes(serve, connect):
     address, _ = serve()
     client = connect(address)

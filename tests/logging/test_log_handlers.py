@@ -46,8 +46,10 @@ def test_log_message_and_exceptions_become_json_events(start_master):
     access = [r for r in records if r["event"] == "access"]
     for record in access:
         check_access(record)
-    assert [(r["path"], r["query"], r["status"]) for r in access] == [
-        ("/log", "m=hello%20there", 200), ("/boom", None, 500), ("/missing", None, 404)]
+    # Each line is written once its response is out, so a request on the next connection
+    # (served by another thread) may be logged before it: the order is not the test's.
+    assert sorted((r["path"], r["query"] or "", r["status"]) for r in access) == [
+        ("/boom", "", 500), ("/log", "m=hello%20there", 200), ("/missing", "", 404)]
 
 
 def test_an_overridden_log_message_keeps_its_own_lines(start_master):
