@@ -207,6 +207,11 @@ class Logs:
     access: object
     sinks: list[LineSink]
 
+    @property
+    def access_enabled(self) -> bool:
+        """False when the access log is "off" (then nothing need be gathered for it)."""
+        return not isinstance(self.access, _Discard)
+
     def reopen(self) -> None:
         """Reopen every file target; raises OSError for the first that cannot be opened."""
         for sink in self.sinks:

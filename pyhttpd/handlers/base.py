@@ -10,18 +10,18 @@ leaving the client waiting.
 
 import html
 import http.client
+import math
+import os
 import re
 import socketserver
 import sys
 import time
 import traceback
-import uuid
-from email.utils import formatdate
 from http import HTTPStatus
 
 from .. import __version__, logs
 from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
-from ..protocol.response_head import header_line, http_date_clock, status_line
+from ..protocol.response_head import header_line, http_date, http_date_clock, status_line
 from .body import RequestBody
 
 DEFAULT_ERROR_MESSAGE = """\
@@ -135,7 +135,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.requestline = ""
         self.request_version = self.default_request_version
         self.headers = self.MessageClass()
-        self.request_id = uuid.uuid4().hex if self.assign_request_ids else None
+        self.request_id = os.urandom(16).hex() if self.assign_request_ids else None  # 128 random bits
 
     def _read_request_line(self) -> bool:
         """Read the request line into ``raw_requestline``; False if nothing is to be done."""
@@ -428,7 +428,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         """An HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``) for ``timestamp`` or now."""
         if timestamp is None:
             return http_date_clock.now()
-        return formatdate(timestamp, usegmt=True)
+        return http_date(math.floor(timestamp))
 
     def log_date_time_string(self) -> str:
         """The current local time, formatted for log lines."""

@@ -35,7 +35,7 @@ def open_regular_file(fs_path: str):
             os.close(descriptor)
             return None
         os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
+        return io.FileIO(descriptor, "rb")  # unbuffered: bodies go out by sendfile or pread
     except BaseException:
         os.close(descriptor)
         raise

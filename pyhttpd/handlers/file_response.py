@@ -120,7 +120,7 @@ class FileResponder:
         metadata = [("Last-Modified", self.date_time_string(status.st_mtime))]
         metadata += [("ETag", etag)] if etag else []
         metadata += [("Vary", "Accept-Encoding")] if varies else []
-        metadata += self._cache_control(self._url_path_of(fs_path))
+        metadata += self._cache_control(fs_path)
         if self._answered_precondition(etag, status.st_mtime, metadata):
             source.close()
             return None
@@ -224,6 +224,8 @@ class FileResponder:
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _cache_control(self, url_path: str) -> list[tuple[str, str]]:
-        value = cache_control_for(url_path, self.cache_control)
+    def _cache_control(self, fs_path: str, is_directory: bool = False) -> list[tuple[str, str]]:
+        if not self.cache_control:
+            return []
+        value = cache_control_for(self._url_path_of(fs_path, is_directory), self.cache_control)
         return [("Cache-Control", value)] if value else []

@@ -170,7 +170,7 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
             show_parent = bool(url_path_segments(self.path))
             body = render_html(self._display_path(), entries, show_parent)
             content_type = HTML_CONTENT_TYPE
-        metadata = [("Vary", "Accept"), *self._cache_control(self._url_path_of(path, True))]
+        metadata = [("Vary", "Accept"), *self._cache_control(path, True)]
         # A listing has no validators: only "*" and the absence of tags can decide.
         if headers is not None and self._answered_precondition(None, None, metadata):
             return None
@@ -302,11 +302,29 @@ def header_pairs(
 
 def _lexically_inside(fs_path: str, root: str) -> bool:
     """Tell whether ``fs_path`` is ``root`` or below it, judging by the strings alone."""
+    if _relative_part(fs_path, root) is not None:
+        return True
     root = os.path.abspath(root)
     return os.path.commonpath([root, os.path.abspath(fs_path)]) == root
 
 
 def _has_dot_segment(fs_path: str, root: str) -> bool:
     """Tell whether a name below ``root`` on the way to ``fs_path`` starts with "."."""
-    relative = os.path.relpath(os.path.abspath(fs_path), os.path.abspath(root))
+    relative = _relative_part(fs_path, root)
+    if relative is None:
+        relative = os.path.relpath(os.path.abspath(fs_path), os.path.abspath(root))
+    elif "." not in relative:
+        return False
     return any(part.startswith(".") and part not in (".", "..") for part in relative.split(os.sep))
+
+
+def _relative_part(fs_path: str, root: str) -> str | None:
+    """The part of ``fs_path`` below an absolute ``root``, when the strings alone show it is
+    below (what ``translate_path`` returns); None when only normalising can tell."""
+    if not os.path.isabs(root):
+        return None
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    if not fs_path.startswith(prefix):
+        return None
+    relative = fs_path[len(prefix):]
+    return None if ".." in relative else relative

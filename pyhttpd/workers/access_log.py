@@ -11,13 +11,16 @@ from .connection import Connection
 
 def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) -> None:
     """Write the access event for the request ``handler`` just served; nothing if none was read."""
+    current = logs.current()
+    if not current.access_enabled:
+        return
     if not handler.requestline and handler._status is None:
         return  # the connection closed before a request line: nothing was asked
     path, _, query = (handler.path if handler.command else "").partition("?")
     headers = handler.headers
     host, port = _peer(conn.address)
     tls_version, tls_cipher = conn.tls_details()
-    logs.current().access.info(
+    current.access.info(
         "access",
         remote_addr=host,
         remote_port=port,

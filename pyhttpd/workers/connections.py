@@ -3,7 +3,8 @@
 Strategy: a connection that is waiting for bytes costs no thread. It sits in a selector
 until a whole request head is buffered, and only then goes to a ``ServingPool`` thread,
 which runs the handler's ``handle_one_request`` (and any pipelined requests already
-buffered) and hands the connection back through a queue and a wake-up pipe. The loop
+buffered). The thread puts a kept-alive connection back into the selector itself; one to
+close goes back to the loop through a queue and a wake-up pipe. The loop
 enforces the keep-alive and head timers, the connection cap (it stops accepting when
 full), the per-request deadline, and stamps the scoreboard heartbeat every tick.
 
@@ -20,6 +21,7 @@ import queue
 import selectors
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
@@ -33,7 +35,9 @@ from .contract import Scoreboard
 from .pool import ServingPool
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
-_ACCEPT_BATCH = 64
+# One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
+# and one that took a whole burst would serve it alone while the others idle.
+_ACCEPT_BATCH = 1
 ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -53,7 +57,7 @@ class ConnectionLoop:
         self.make_handler = make_handler
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
-        self.returned: queue.SimpleQueue = queue.SimpleQueue()
+        self.returned: queue.SimpleQueue = queue.SimpleQueue()  # connections threads are done with
         self.requests_served = 0
         self._request_numbers = itertools.count(1)  # next() is atomic: threads number requests
         self.accepting = False
@@ -63,6 +67,7 @@ class ConnectionLoop:
         self.stopped = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._hand_back_lock = threading.Lock()
         self.pool = ServingPool(settings["threads"], self._serve)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -100,7 +105,8 @@ class ConnectionLoop:
         timer. Closing it would drop a request the client has sent or is about to send on a
         connection it has no reason to think stale, and clients retry only on reused ones.
         """
-        self.draining = True
+        with self._hand_back_lock:
+            self.draining = True
         self._stop_accepting(close=True)
         for conn in list(self.connections):
             # A kept-alive connection with no byte of a next request; lingering ones end alone.
@@ -240,14 +246,10 @@ class ConnectionLoop:
     def _take_back_returned(self) -> None:
         while True:
             try:
-                conn, keep = self.returned.get_nowait()
+                conn = self.returned.get_nowait()
             except queue.Empty:
                 break
-            if not keep or self.closing_connections:
-                self._linger(conn)
-                continue
-            conn.enter(IDLE)
-            self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+            self._linger(conn)
         if self.retiring and not self.draining:
             self.drain()
         elif (not self.accepting and not self.draining and len(self.connections) < self.max_connections
@@ -285,8 +287,23 @@ class ConnectionLoop:
             _log_escaped(conn, error)
         finally:
             self.scoreboard.end_request(slot)
-            self.returned.put((conn, keep))
-            self.wake()
+            self._hand_back(conn, keep)
+
+    def _hand_back(self, conn: Connection, keep: bool) -> None:
+        """Give ``conn`` back to the loop: kept alive, straight into the selector.
+
+        The loop then hears of it only when the next request arrives (no wake-up per
+        request). A connection to close goes through ``returned`` and a wake-up instead, so
+        the loop lingers it and may start accepting again. The lock orders this with
+        ``drain``: a connection re-armed here is either seen by it or sees ``draining``.
+        """
+        with self._hand_back_lock:
+            if keep and not self.closing_connections:
+                conn.enter(IDLE)
+                self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+                return
+        self.returned.put(conn)
+        self.wake()
 
     def _serve_buffered_requests(self, conn: Connection, slot: int) -> bool:
         handler = conn.handler

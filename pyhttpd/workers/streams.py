@@ -9,7 +9,10 @@ response's small writes into one ``send`` and offers ``sendfile`` in bounded ste
 ``on_progress`` after each, so a long download keeps the worker's heartbeat alive.
 """
 
+import errno
 import io
+import os
+import select
 import socket
 import ssl
 from collections.abc import Callable
@@ -17,6 +20,9 @@ from collections.abc import Callable
 _RECV_SIZE = 64 * 1024
 _WRITE_BUFFER = 64 * 1024
 _SENDFILE_STEP = 4 * 1024 * 1024
+SMALL_BODY = 16 * 1024  # a file span this small is read and sent with the head
+# The file (or its file system) cannot be sent from: socket.sendfile falls back to send().
+_NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK})
 
 
 def _no_progress() -> None:
@@ -155,19 +161,50 @@ class ConnectionWriter(io.BufferedIOBase):
         self.on_progress()
 
     def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
-        """Send ``count`` bytes (None: to the end) of ``file`` from ``offset``, zero-copy.
+        """Send ``count`` bytes (None: to the end) of ``file`` from ``offset``.
 
-        Flushes what is buffered first. Returns the bytes sent; raises OSError as
-        ``socket.sendfile`` does. The file's position is left after the last byte sent.
+        A span of at most ``SMALL_BODY`` bytes is read into the buffer instead, so that a
+        small file leaves with its head in one ``send``; anything larger goes zero-copy, in
+        steps of ``_SENDFILE_STEP``. Returns the bytes taken (fewer if the file is shorter);
+        raises OSError as ``socket.sendfile`` does, TimeoutError when the client reads too
+        slowly. The file's position is left after the last byte taken.
         """
+        if count is not None and count <= SMALL_BODY and len(self._buffer) + count <= _WRITE_BUFFER:
+            data = os.pread(file.fileno(), count, offset)
+            self._buffer += data
+            file.seek(offset + len(data))
+            return len(data)
         self.flush()
         total = 0
         while count is None or total < count:
             step = _SENDFILE_STEP if count is None else min(_SENDFILE_STEP, count - total)
-            sent = self._sock.sendfile(file, offset + total, step)
+            sent = self._send_span(file, offset + total, step)
             if not sent:
                 break
             total += sent
             self.bytes_sent += sent
             self.on_progress()
+        file.seek(offset + total)
         return total
+
+    def _send_span(self, file, offset: int, count: int) -> int:
+        """One ``os.sendfile`` call (waiting for room within the socket's timeout)."""
+        if isinstance(self._sock, ssl.SSLSocket):  # the kernel cannot encrypt: socket.sendfile sends
+            return self._sock.sendfile(file, offset, count)
+        out = self._sock.fileno()
+        while True:
+            try:
+                return os.sendfile(out, file.fileno(), offset, count)
+            except BlockingIOError:  # a socket with a timeout is non-blocking underneath
+                if not _wait_writable(out, self._sock.gettimeout()):
+                    raise TimeoutError("timed out sending a file") from None
+            except OSError as error:
+                if error.errno not in _NO_SENDFILE:
+                    raise
+                return self._sock.sendfile(file, offset, count)  # falls back to send()
+
+
+def _wait_writable(descriptor: int, timeout: float | None) -> bool:
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return bool(poller.poll(None if timeout is None else timeout * 1000))
