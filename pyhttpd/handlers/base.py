@@ -50,6 +50,15 @@ _NO_BODY_STATUSES = frozenset({204, 205, 304})
 _WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,128}")
 
 
+class NeedsThread(Exception):
+    """Raised by a handler answering on a worker's event loop (``serving_inline``) when the
+    answer could wait on the client (a large body, a request body) or take long (a listing).
+
+    It is raised before anything is sent or logged; the worker then answers the same
+    request again on a serving thread.
+    """
+
+
 class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     """Parses HTTP requests and dispatches each to the ``do_<METHOD>`` method.
 
@@ -84,6 +93,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     structured_logs = False
     assign_request_ids = False
     request_id: str | None = None
+    serving_inline = False  # set by a pyhttpd worker answering on its event loop (see NeedsThread)
 
     _in_request = False
     _body: RequestBody | None = None
@@ -203,6 +213,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
     def _make_message(self, fields: list[tuple[str, str]]) -> http.client.HTTPMessage:
         message = self.MessageClass()
+        if type(message) is http.client.HTTPMessage:
+            # What __setitem__ does under its compat32 policy, minus a call per field.
+            message._headers.extend(fields)
+            return message
         for name, value in fields:
             message[name] = value
         return message
@@ -224,6 +238,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             return
         try:
             getattr(self, method_name)()
+        except NeedsThread:
+            raise
         except ProtocolError as error:  # raised while the handler read a broken body
             self._answer_failure(error.status, error.reason, error.detail)
         except (ConnectionError, TimeoutError):

@@ -158,13 +158,13 @@ def _field(headers: FieldSource, name: str) -> list[str] | None:
     return list(values) if values else None
 
 
-def _single_date(values: list[str]) -> int | None:
-    """The date of a date field given once; None if repeated or not an HTTP-date.
+def _single_date(values: list[str] | None) -> int | None:
+    """The date of a date field given once; None if absent, repeated or not an HTTP-date.
 
     RFC 9110 13.1.3/13.1.4: a value that is not a valid HTTP-date, including one that
     looks like a list of dates, is ignored.
     """
-    return parse_http_date(values[0]) if len(values) == 1 else None
+    return parse_http_date(values[0]) if values and len(values) == 1 else None
 
 
 def evaluate_preconditions(headers: FieldSource, method: str, etag: str | None,
@@ -176,11 +176,12 @@ def evaluate_preconditions(headers: FieldSource, method: str, etag: str | None,
     evaluates only when the response would otherwise be 2xx (RFC 9110 13.2.1), and
     evaluates If-Range separately (``if_range_allows``).
     """
-    current = _parse_own_etag(etag) if etag is not None else None
+    if_match = _field(headers, "If-Match")
+    if_none_match = _field(headers, "If-None-Match")
+    current = _parse_own_etag(etag) if etag is not None and (if_match or if_none_match) else None
     safe = method in ("GET", "HEAD")
     # RFC 9110 13.2.2 step 1: If-Match, compared strongly (13.1.1); "*" is true because
     # the representation exists.
-    if_match = _field(headers, "If-Match")
     if if_match is not None:
         tags = parse_entity_tags(if_match)
         if tags is not None and not (current and any(strong_match(tag, current) for tag in tags)):
@@ -188,11 +189,10 @@ def evaluate_preconditions(headers: FieldSource, method: str, etag: str | None,
     # Step 2: If-Unmodified-Since, only without If-Match (13.1.4), ignored when the date is
     # invalid or the representation has no modification date.
     else:
-        since = _single_date(_field(headers, "If-Unmodified-Since") or [""])
+        since = _single_date(_field(headers, "If-Unmodified-Since"))
         if since is not None and last_modified is not None and last_modified > since:
             return HTTPStatus.PRECONDITION_FAILED
     # Step 3: If-None-Match, compared weakly (13.1.2); a match means 304 for GET and HEAD.
-    if_none_match = _field(headers, "If-None-Match")
     if if_none_match is not None:
         tags = parse_entity_tags(if_none_match)
         matched = tags is None or (current is not None and any(weak_match(tag, current) for tag in tags))
@@ -201,7 +201,7 @@ def evaluate_preconditions(headers: FieldSource, method: str, etag: str | None,
         return None
     # Step 4: If-Modified-Since, only for GET and HEAD without If-None-Match (13.1.3).
     if safe and last_modified is not None:
-        since = _single_date(_field(headers, "If-Modified-Since") or [""])
+        since = _single_date(_field(headers, "If-Modified-Since"))
         if since is not None and last_modified <= since:
             return HTTPStatus.NOT_MODIFIED
     return None

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from .ranges import Span
 
 COPY_CHUNK_BYTES = 64 * 1024
+SMALL_BODY_BYTES = 16 * 1024  # read and sent with the head, not by sendfile; answered inline
 
 
 def open_regular_file(fs_path: str):

@@ -184,7 +184,10 @@ def is_open_file_within_root(descriptor: int, root: str) -> bool:
 
 def _contains(parent: str, child: str) -> bool:
     """Tell whether the absolute, normalised ``child`` is ``parent`` or below it."""
-    return os.path.commonpath([parent, child]) == parent
+    if child == parent:
+        return True
+    sep = os.path.sep
+    return child.startswith(parent if parent.endswith(sep) else parent + sep)
 
 
 def directory_redirect_location(target: str) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
 from .. import __version__
-from .base import BaseHTTPRequestHandler
+from .base import BaseHTTPRequestHandler, NeedsThread
 from .conditional import is_not_modified_since
 from .file_body import FileSpans, copy_in_chunks, is_regular_file, send_file_spans
 from .file_response import FileResponder
@@ -155,6 +155,8 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         Accept header prefers ``application/json``. If the directory cannot be read, a 404
         "No permission to list directory" is sent and None returned.
         """
+        if self.serving_inline:
+            raise NeedsThread  # a large directory takes long to list: not on the event loop
         try:
             entries = scan_directory(path)
         except (OSError, ValueError):

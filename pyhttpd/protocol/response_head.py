@@ -9,7 +9,6 @@ from .request_head import TOKEN
 
 # RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
 _NOT_REASON_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
-_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def status_line(version: str, code: int, reason: str) -> bytes:
@@ -28,7 +27,7 @@ def header_line(name: str, value: str) -> bytes:
     prefix = _checked_names.get(name)
     if prefix is None:
         prefix = _checked_name(name)
-    if _FORBIDDEN_IN_VALUE.search(value):
+    if "\r" in value or "\n" in value or "\0" in value:  # three C scans beat one regex call
         raise ValueError(f"invalid character in the value of header {name!r}")
     return prefix + value.encode("latin-1", "strict") + b"\r\n"
 

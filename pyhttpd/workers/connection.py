@@ -33,6 +33,8 @@ class Connection:
         self.state = IDLE
         self.since = time.monotonic()  # when the current state began
         self.requests = 0
+        self.inline_capable = False  # its requests may be answered on the event loop
+        self.close_after_output = False  # the last answer ended it: close once its output is sent
 
     def replace_socket(self, sock: socket.socket) -> None:
         """Serve through ``sock`` from now on (the TLS wrapper of the accepted socket)."""

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from .. import logs
+from ..handlers.base import NeedsThread
 from ..handlers.linger import LINGER_S
 from ..tls import send_close_notify
 from . import tls_handshake
@@ -53,6 +54,9 @@ class ConnectionLoop:
         self.timeouts = settings["timeouts"]
         self.max_connections = settings["max_connections"]
         self.max_requests = settings["max_requests"]
+        # The stock static handler never waits on anything but the client and the disk:
+        # its short answers are given on this thread (see _serve_inline). User code may wait.
+        self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
         self.make_handler = make_handler
         self.selector = selectors.DefaultSelector()
@@ -179,6 +183,7 @@ class ConnectionLoop:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, address)
             conn.listener = listener
+            conn.inline_capable = self.serve_inline and listener not in self.tls_contexts
             if listener in self.tls_contexts:  # the handler comes once the handshake is done
                 conn.enter(HANDSHAKE)
                 self.connections.add(conn)
@@ -209,6 +214,8 @@ class ConnectionLoop:
             conn.enter(READING_HEAD)
         limits = conn.handler.limits
         if conn.reader.has_complete_head() or conn.reader.buffered() > limits.max_head_bytes:
+            if conn.inline_capable and self._serve_inline(conn):
+                return
             self.selector.unregister(conn.sock)
             self._hand_to_pool(conn)
 
@@ -242,6 +249,43 @@ class ConnectionLoop:
     def _hand_to_pool(self, conn: Connection) -> None:
         conn.enter(QUEUED)
         self.pool.submit(conn)
+
+    def _serve_inline(self, conn: Connection) -> bool:
+        """Answer ``conn``'s buffered requests on this thread; False to leave them to a thread.
+
+        A thread costs a hand-over and GIL contention per request, more than a small static
+        answer itself. So a request with no body is answered here, its output only
+        buffered; the handler raises NeedsThread instead of sending a large file or a listing
+        (then the request is put back, unread, for a thread). What the socket does not take
+        at once is sent by a thread too: this loop never waits on a client.
+        """
+        reader, writer, handler = conn.reader, conn.writer, conn.handler
+        while reader.has_complete_head() and not reader.head_may_have_body():
+            unread = reader.snapshot()
+            conn.enter(BUSY)
+            handler.serving_inline = writer.deferred = True
+            try:
+                keep = self._answer_one(conn)
+            except NeedsThread:
+                reader.restore(unread)
+                return False
+            except Exception as error:  # as in _serve: the connection ends, the worker goes on
+                _log_escaped(conn, error)
+                keep = False
+                writer.discard()
+            finally:
+                handler.serving_inline = writer.deferred = False
+            if not writer.send_available():
+                conn.close_after_output = not keep
+                return False  # a thread sends the rest, then serves on or closes
+            if not keep:
+                self.selector.unregister(conn.sock)
+                self._linger(conn)
+                return True
+        if reader.has_complete_head():
+            return False  # a request with a body: a thread reads it
+        conn.enter(READING_HEAD if reader.buffered() else IDLE)
+        return True
 
     def _take_back_returned(self) -> None:
         while True:
@@ -277,7 +321,13 @@ class ConnectionLoop:
         try:
             conn.sock.settimeout(self.timeouts["request_body"] or None)
             conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
-            keep = self._serve_buffered_requests(conn, slot)
+            conn.writer.flush()  # what an answer given on the loop left unsent
+            if conn.close_after_output:
+                keep = False
+            elif conn.reader.has_complete_head():
+                keep = self._serve_buffered_requests(conn, slot)
+            else:
+                keep = True
             if keep:
                 conn.sock.setblocking(False)
         except OSError:  # the client is gone or too slow
@@ -306,25 +356,29 @@ class ConnectionLoop:
         self.wake()
 
     def _serve_buffered_requests(self, conn: Connection, slot: int) -> bool:
-        handler = conn.handler
         while True:
             method, target = conn.first_request_line()
             self.scoreboard.start_request(slot, method, target, conn.client())
             # The request deadline runs from here, not from the hand-over: time spent queued
             # for a free thread is not the handler's, and each pipelined request gets its own.
             conn.enter(BUSY)
-            if self.max_requests and next(self._request_numbers) >= self.max_requests:
-                self.retiring = True  # set before the response head, so it says Connection: close
-            started, sent_before = time.monotonic(), conn.writer.bytes_sent
-            handler.handle_one_request()
-            conn.writer.flush()  # also what the parser's refusals wrote: no dispatch flushed it
-            conn.requests += 1
-            self.requests_served += 1
-            log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_sent - sent_before)
-            if handler.close_connection or self.closing_connections:
+            if not self._answer_one(conn):
                 return False
             if not conn.reader.has_complete_head():
                 return True
+
+    def _answer_one(self, conn: Connection) -> bool:
+        """Run the handler for the next buffered request and log it; True to keep the connection."""
+        handler = conn.handler
+        if self.max_requests and next(self._request_numbers) >= self.max_requests:
+            self.retiring = True  # set before the response head, so it says Connection: close
+        started, written_before = time.monotonic(), conn.writer.bytes_written
+        handler.handle_one_request()
+        conn.writer.flush()  # also what the parser's refusals wrote: no dispatch flushed it
+        conn.requests += 1
+        self.requests_served += 1
+        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
+        return not (handler.close_connection or self.closing_connections)
 
     # -- bookkeeping -------------------------------------------------------------------------
 

@@ -17,10 +17,11 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from ..handlers.file_body import SMALL_BODY_BYTES
+
 _RECV_SIZE = 64 * 1024
 _WRITE_BUFFER = 64 * 1024
 _SENDFILE_STEP = 4 * 1024 * 1024
-SMALL_BODY = 16 * 1024  # a file span this small is read and sent with the head
 # The file (or its file system) cannot be sent from: socket.sendfile falls back to send().
 _NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK})
 
@@ -67,11 +68,33 @@ class ConnectionReader(io.BufferedIOBase):
 
     def has_complete_head(self) -> bool:
         """True if the buffer holds a request line and fields up to the empty line."""
+        return self._head_end() >= 0
+
+    def head_may_have_body(self) -> bool:
+        """True unless the buffered head is complete and has neither Content-Length nor
+        Transfer-Encoding: reading the request then needs no byte beyond the buffer."""
+        end = self._head_end()
+        if end < 0:
+            return True
+        head = bytes(self._buffer[:end]).lower()
+        return b"\ncontent-length" in head or b"\ntransfer-encoding" in head
+
+    def snapshot(self) -> bytes:
+        """What is buffered, for ``restore`` if the request must be read again."""
+        return bytes(self._buffer)
+
+    def restore(self, snapshot: bytes) -> None:
+        """Put back what ``snapshot`` returned: the next read starts there again."""
+        self._buffer = bytearray(snapshot)
+
+    def _head_end(self) -> int:
+        """Where the first buffered head's final empty line starts, or -1 if incomplete."""
         buffer = self._buffer
         start = 0
         while buffer.startswith(b"\r\n", start) or buffer.startswith(b"\n", start):
             start += 2 if buffer[start] == 13 else 1  # RFC 9112 2.2: empty lines before a request
-        return buffer.find(b"\n\r\n", start) >= 0 or buffer.find(b"\n\n", start) >= 0
+        ends = [end for end in (buffer.find(b"\n\r\n", start), buffer.find(b"\n\n", start)) if end >= 0]
+        return min(ends) if ends else -1
 
     def _receive(self) -> bool:
         """One blocking receive into the buffer; False at end of input."""
@@ -133,6 +156,27 @@ class ConnectionWriter(io.BufferedIOBase):
         self._buffer = bytearray()
         self.bytes_sent = 0
         self.on_progress = on_progress
+        self.deferred = False  # only buffer: the event loop sends with send_available()
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes sent plus bytes buffered to send."""
+        return self.bytes_sent + len(self._buffer)
+
+    def discard(self) -> None:
+        """Drop what is buffered (an answer that failed half-way is not sent)."""
+        self._buffer = bytearray()
+
+    def send_available(self) -> bool:
+        """Send what is buffered as far as the socket takes it now; True if nothing is left."""
+        while self._buffer:
+            try:
+                sent = self._sock.send(self._buffer)
+            except (BlockingIOError, InterruptedError):
+                return False
+            del self._buffer[:sent]
+            self.bytes_sent += sent
+        return True
 
     def writable(self) -> bool:
         return True
@@ -142,6 +186,9 @@ class ConnectionWriter(io.BufferedIOBase):
 
     def write(self, data) -> int:
         size = len(data)
+        if self.deferred:
+            self._buffer += data
+            return size
         if not self._buffer and size >= _WRITE_BUFFER:
             self._send(data)
             return size
@@ -151,7 +198,7 @@ class ConnectionWriter(io.BufferedIOBase):
         return size
 
     def flush(self) -> None:
-        if self._buffer:
+        if self._buffer and not self.deferred:
             data, self._buffer = self._buffer, bytearray()
             self._send(data)
 
@@ -163,13 +210,13 @@ class ConnectionWriter(io.BufferedIOBase):
     def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
         """Send ``count`` bytes (None: to the end) of ``file`` from ``offset``.
 
-        A span of at most ``SMALL_BODY`` bytes is read into the buffer instead, so that a
+        A span of at most ``SMALL_BODY_BYTES`` bytes is read into the buffer instead, so that a
         small file leaves with its head in one ``send``; anything larger goes zero-copy, in
         steps of ``_SENDFILE_STEP``. Returns the bytes taken (fewer if the file is shorter);
         raises OSError as ``socket.sendfile`` does, TimeoutError when the client reads too
         slowly. The file's position is left after the last byte taken.
         """
-        if count is not None and count <= SMALL_BODY and len(self._buffer) + count <= _WRITE_BUFFER:
+        if count is not None and count <= SMALL_BODY_BYTES and len(self._buffer) + count <= _WRITE_BUFFER:
             data = os.pread(file.fileno(), count, offset)
             self._buffer += data
             file.seek(offset + len(data))
