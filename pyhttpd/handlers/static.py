@@ -21,6 +21,7 @@ with ``conditional_requests = "rfc9110"``, strong ETags and RFC 9110's precondit
 which CPython's tests pin down (docs/compatibility.md); the daemon switches to RFC 9110.
 """
 
+import functools
 import io
 import os
 import socket
@@ -42,6 +43,7 @@ from .listing import (
     scan_directory,
     sort_entries,
 )
+from .listing_cache import listings
 from .mimetypes_map import EXTENSION_OVERRIDES, guess_mime_type
 from .paths import (
     directory_redirect_location,
@@ -75,7 +77,8 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     "rfc9110": ETags and every precondition), ``max_ranges`` (ranges honoured per request;
     0 turns Range support off), ``precompressed`` (serve ``file.br``/``file.gz`` to clients
     that accept them), ``text_charset`` (added to text types; None for none) and
-    ``cache_control`` ((glob, value) rules, see ``static_settings.cache_control_for``).
+    ``cache_control`` ((glob, value) rules, see ``static_settings.cache_control_for``) and
+    ``cache_listings`` (reuse a rendered listing for up to a second, see ``listing_cache``).
     """
 
     server_version = "SimpleHTTP/" + __version__
@@ -91,6 +94,7 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     precompressed = False
     text_charset: str | None = "utf-8"
     cache_control: tuple[tuple[str, str], ...] = ()
+    cache_listings = False
 
     def __init__(self, *args, directory=None, response_headers=None, **kwargs) -> None:
         if directory is None:
@@ -155,23 +159,21 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         Accept header prefers ``application/json``. If the directory cannot be read, a 404
         "No permission to list directory" is sent and None returned.
         """
-        if self.serving_inline:
-            raise NeedsThread  # a large directory takes long to list: not on the event loop
-        try:
-            entries = scan_directory(path)
-        except (OSError, ValueError):
-            self.send_error(HTTPStatus.NOT_FOUND, "No permission to list directory")
-            return None
-        if not self.serve_dotfiles:
-            entries = [entry for entry in entries if not entry.name.startswith(".")]
-        entries = sort_entries(entries)
         headers = getattr(self, "headers", None)
-        if prefers_json(headers.get("Accept") if headers is not None else None):
-            body, content_type = render_json(entries), JSON_CONTENT_TYPE
-        else:
-            show_parent = bool(url_path_segments(self.path))
-            body = render_html(self._display_path(), entries, show_parent)
-            content_type = HTML_CONTENT_TYPE
+        as_json = prefers_json(headers.get("Accept") if headers is not None else None)
+        content_type = JSON_CONTENT_TYPE if as_json else HTML_CONTENT_TYPE
+        show_parent = bool(url_path_segments(self.path))
+        key = (path, as_json, show_parent, self._display_path(), self.serve_dotfiles)
+        body = listings.get(path, key) if self.cache_listings else None
+        if body is None:
+            if self.serving_inline:
+                raise NeedsThread  # a large directory takes long to list: not on the event loop
+            render = functools.partial(self._render_listing, path, as_json, show_parent)
+            try:
+                body = listings.render(path, key, render) if self.cache_listings else render()
+            except (OSError, ValueError):
+                self.send_error(HTTPStatus.NOT_FOUND, "No permission to list directory")
+                return None
         metadata = [("Vary", "Accept"), *self._cache_control(path, True)]
         # A listing has no validators: only "*" and the absence of tags can decide.
         if headers is not None and self._answered_precondition(None, None, metadata):
@@ -180,6 +182,16 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
                                         *metadata])
         self._content_length = len(body)
         return io.BytesIO(body)
+
+    def _render_listing(self, path: str, as_json: bool, show_parent: bool) -> bytes:
+        """The listing page of the directory ``path``; raises OSError if it cannot be read."""
+        entries = scan_directory(path)
+        if not self.serve_dotfiles:
+            entries = [entry for entry in entries if not entry.name.startswith(".")]
+        entries = sort_entries(entries)
+        if as_json:
+            return render_json(entries)
+        return render_html(self._display_path(), entries, show_parent)
 
     def translate_path(self, path: str) -> str:
         """Return the file-system path for the URL path ``path`` under ``directory``.

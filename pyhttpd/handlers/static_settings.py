@@ -47,7 +47,8 @@ def daemon_attributes(handler: type, static: Mapping[str, Any]) -> dict[str, Any
 
     ``static`` holds the worker's static settings (``mime_types``, ``cache_control``,
     ``serve_dotfiles``, ``precompressed``, ``max_ranges``); a missing one takes the config's
-    default. The daemon always answers conditional requests the RFC 9110 way. Configured
+    default. The daemon always answers conditional requests the RFC 9110 way and keeps
+rendered listings for up to a second (``listing_cache``). Configured
     MIME types are laid over the handler's own ``extensions_map``.
     """
     settings = {**DAEMON_DEFAULTS, **static}
@@ -61,4 +62,5 @@ def daemon_attributes(handler: type, static: Mapping[str, Any]) -> dict[str, Any
         "serve_dotfiles": bool(settings["serve_dotfiles"]),
         "precompressed": bool(settings["precompressed"]),
         "max_ranges": int(settings["max_ranges"]),
+        "cache_listings": True,
     }

@@ -7,6 +7,7 @@ two must not differ: these tests mix them on one connection, pipelined, and chec
 answer's bytes and order. A real master and worker serve a site on 127.0.0.1.
 """
 
+import json
 import os
 import socket
 import sys
@@ -124,3 +125,25 @@ def test_head_of_a_large_file_and_a_range_of_it_are_exact(port):
             head[name.strip().lower()] = value.strip()
         assert (status, int(head["content-length"])) == (200, len(LARGE))
         assert read_response(stream)[::2] == (206, LARGE[100:200])
+
+
+def listing(port: int) -> dict[str, int | None]:
+    """The JSON listing of /dir/: name -> size."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(get("/dir/", "Accept: application/json\r\n"))
+        return {item["name"]: item["size"] for item in json.loads(read_response(sock.makefile("rb"))[2])}
+
+
+def test_a_kept_listing_shows_a_new_entry_at_once_and_a_changed_size_within_a_second(port, tmp_path):
+    """The worker reuses a rendered listing (listing_cache) only while it is right."""
+    directory = tmp_path / "site" / "dir"
+    assert listing(port) == listing(port) == {"entry.txt": 7}  # the second one is the kept page
+    (directory / "added.txt").write_text("new\n")
+    assert listing(port) == {"entry.txt": 7, "added.txt": 4}  # the directory changed: rendered again
+    (directory / "entry.txt").write_text("grown longer\n")  # in place: the directory itself is unchanged
+    for _ in range(40):  # up to 2 s, for a page kept at most 1 s
+        if listing(port)["entry.txt"] == 13:
+            break
+        threading.Event().wait(0.05)
+    else:
+        pytest.fail("the changed size never showed")
