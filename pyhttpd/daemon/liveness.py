@@ -44,11 +44,15 @@ def find_hang(scoreboard: Scoreboard, now: float, timeout_s: float) -> Hang | No
         return None
     if now - heartbeat > timeout_s:
         return Hang(LOOP, now - heartbeat)
-    stalest = None
-    for slot in scoreboard.read_slots():
-        if slot.busy and now - slot.last_progress > timeout_s:
-            if stalest is None or slot.last_progress < stalest.last_progress:
-                stalest = slot
-    if stalest is not None:
-        return Hang(REQUEST, now - stalest.last_progress, stalest)
+    busy = [slot for slot in scoreboard.read_slots() if slot.busy]
+    if busy:
+        stalest = min(busy, key=_progress)
+        if now - _progress(stalest) > timeout_s:
+            return Hang(REQUEST, now - _progress(stalest), stalest)
     return None
+
+
+def _progress(slot: SlotView) -> float:
+    """When the slot's request last moved: never before it started, though a slot read while
+    its thread was writing it could say so (a first request's progress still 0.0)."""
+    return max(slot.last_progress, slot.started)

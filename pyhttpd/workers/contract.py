@@ -76,6 +76,8 @@ def status_message(event: str, **fields) -> bytes:
 # Linux, so master and worker compare them directly.
 _HEADER = struct.Struct("<dQII")  # loop_heartbeat, requests_served, connections, reserved
 _SLOT = struct.Struct("<Bdd16s256s64s")  # state, started, last_progress, method, path, client
+_STATE = struct.Struct("<B")  # the slot's first field
+_SLOT_BODY = struct.Struct("<dd16s256s64s")  # the rest, written before the state
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,10 @@ class Scoreboard:
     """A worker's shared status: a header and one slot per serving thread.
 
     The master creates the file (``create``) and passes its fd; both sides ``attach``. Writes
-    are single-field ``struct.pack_into`` calls; a reader may see a slot mid-update, which
-    costs at worst one stale field in a log line, never a wrong liveness decision (the
-    timestamps are written last).
+    are ``struct.pack_into`` calls; a reader may see a slot mid-update, which costs at worst
+    one stale field in a log line, never a wrong liveness decision: a slot's times are
+    written before it is marked busy (and the master never takes a progress stamp older
+    than the request's start).
     """
 
     def __init__(self, fd: int, slots: int) -> None:
@@ -132,9 +135,11 @@ class Scoreboard:
     def start_request(self, slot: int, method: str, path: str, client: str) -> None:
         """Mark ``slot`` busy with this request."""
         now = time.monotonic()
-        _SLOT.pack_into(self._map, self._offset(slot), BUSY, now, now,
-                        method.encode("latin-1", "replace")[:16], path.encode("latin-1", "replace")[:256],
-                        client.encode("latin-1", "replace")[:64])
+        offset = self._offset(slot)
+        texts = [text.encode("latin-1", "replace")[:size]
+                 for text, size in ((method, 16), (path, 256), (client, 64))]
+        _SLOT_BODY.pack_into(self._map, offset + _STATE.size, now, now, *texts)
+        _STATE.pack_into(self._map, offset, BUSY)  # last: a reader that sees BUSY sees these times
 
     def progress(self, slot: int) -> None:
         """Stamp ``slot``'s last_progress: its request is moving."""
@@ -142,7 +147,7 @@ class Scoreboard:
 
     def end_request(self, slot: int) -> None:
         """Mark ``slot`` idle."""
-        struct.pack_into("<B", self._map, self._offset(slot), IDLE)
+        _STATE.pack_into(self._map, self._offset(slot), IDLE)
 
     # -- the master's side ---------------------------------------------------------------------
 

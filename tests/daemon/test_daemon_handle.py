@@ -15,6 +15,7 @@ from pyhttpd.daemon.signal_queue import SignalQueue
 from pyhttpd.daemon.sockets import bind_tcp
 from pyhttpd.daemon.worker_handle import WorkerHandle
 from pyhttpd.daemon.worker_settings import worker_settings
+from pyhttpd.workers import contract
 from pyhttpd.workers.contract import Scoreboard
 
 
@@ -88,6 +89,24 @@ def test_find_hang_reads_the_loop_and_the_slots():
         time.sleep(0.3)
         board.beat(0, 1)
         assert find_hang(board, time.monotonic(), 0.2) is None  # an idle slot is never hung
+    finally:
+        board.close()
+        os.close(fd)
+
+
+def test_a_slot_read_mid_update_is_not_a_hang():
+    """What the master may read while a thread starts its first request: BUSY and the start
+    time written, the progress stamp still the file's 0.0. A bench run once saw a worker
+    with 8 busy threads killed for that ("silent_s": the machine's uptime)."""
+    fd, board = Scoreboard.create(None, 1)
+    try:
+        board.beat(1, 0)
+        now = time.monotonic()
+        for started, verdict in ((now, None), (now - 2.0, REQUEST)):  # it still counts from its start
+            slot = (contract.BUSY, started, 0.0, b"GET", b"/", b"c")
+            contract._SLOT.pack_into(board._map, board._offset(0), *slot)
+            hang = find_hang(board, now + 0.1, 1.0)
+            assert (hang and hang.part) == verdict
     finally:
         board.close()
         os.close(fd)
