@@ -30,15 +30,9 @@ from http import HTTPStatus
 
 from .. import __version__
 from .cgi_env import CGIRequestInfo, build_cgi_environ
-from .cgi_runner import (
-    DEFAULT_CGI_USER,
-    CGIError,
-    CGILimits,
-    CGIResponse,
-    is_python_script,
-    run_cgi_script,
-    script_command,
-)
+from .cgi_errors import CGIError
+from .cgi_process import CGILimits
+from .cgi_runner import DEFAULT_CGI_USER, CGIResponse, is_python_script, run_cgi_script, script_command
 from .paths import _url_collapse_path, path_of_target
 from .static import SimpleHTTPRequestHandler
 
