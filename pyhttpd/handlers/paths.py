@@ -20,6 +20,7 @@ which the static handler answers with 404. ``is_within_root`` answers False for 
 """
 
 import codecs
+import functools
 import os
 import re
 import urllib.parse
@@ -107,10 +108,16 @@ def url_path_to_fs(path: str, root: str) -> str:
     kept as a trailing ``os.path.sep``. Never raises and never touches the file system.
     A decoded NUL stays in the result, which therefore names no file.
     """
-    root = os.fspath(root)
-    result = os.path.join(root, *url_path_segments(path))
-    if has_trailing_slash(path) and not result.endswith(os.path.sep):
-        result += os.path.sep
+    return _mapped(path, os.fspath(root), os.path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mapped(path: str, root: str, module_path) -> str:
+    # Pure string work, remembered: a site's popular paths are mapped once. The os.path
+    # module is part of the key because CPython's test swaps it for ntpath.
+    result = module_path.join(root, *url_path_segments(path))
+    if has_trailing_slash(path) and not result.endswith(module_path.sep):
+        result += module_path.sep
     return result
 
 
@@ -159,7 +166,6 @@ def resolved_path(path: str) -> str:
     finally:
         os.close(descriptor)
     return resolved if os.path.isabs(resolved) else os.path.realpath(path)
-
 
 
 def is_open_file_within_root(descriptor: int, root: str) -> bool:
