@@ -85,7 +85,10 @@ class ConnectionLoop:
             # (through the wake-up fd), the tick is what acts on it, so it must come on time.
             timeout = max(0.0, last_tick + TICK_S - time.monotonic())
             for key, _ in self.selector.select(timeout):
-                self._on_ready(key)
+                try:
+                    self._on_ready(key)
+                except Exception as error:
+                    self._drop_after_bug(key, error)
             self._take_back_returned()
             now = time.monotonic()
             if now - last_tick >= TICK_S:
@@ -151,6 +154,23 @@ class ConnectionLoop:
                 self._on_readable(key.data)
         else:
             self._accept(key.fileobj)
+
+    def _drop_after_bug(self, key: selectors.SelectorKey, error: Exception) -> None:
+        """Log an exception met on one connection's event, close that connection, go on.
+
+        A bug must cost one client its connection, not every client of the worker theirs.
+        An exception on the listener or the wake-up pipe is no connection's: it is raised.
+        """
+        conn = key.data
+        if not isinstance(conn, Connection):
+            raise error
+        _log_escaped(conn, error)
+        try:
+            self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        self.connections.discard(conn)
+        conn.close()
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -275,7 +295,13 @@ class ConnectionLoop:
                 writer.discard()
             finally:
                 handler.serving_inline = writer.deferred = False
-            if not writer.send_available():
+            try:
+                sent_all = writer.send_available()
+            except OSError:  # reset by the client: nothing left to say to it
+                self.selector.unregister(conn.sock)
+                self._close(conn)
+                return True
+            if not sent_all:
                 conn.close_after_output = not keep
                 return False  # a thread sends the rest, then serves on or closes
             if not keep:

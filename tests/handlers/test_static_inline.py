@@ -10,6 +10,7 @@ answer's bytes and order. A real master and worker serve a site on 127.0.0.1.
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 from pathlib import Path
@@ -147,3 +148,18 @@ def test_a_kept_listing_shows_a_new_entry_at_once_and_a_changed_size_within_a_se
         threading.Event().wait(0.05)
     else:
         pytest.fail("the changed size never showed")
+
+
+def test_a_client_that_resets_while_answers_pile_up_does_not_stop_the_worker(port):
+    """The loop's send fails (reset) while pipelined answers are still being written."""
+    for _ in range(5):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(TIMEOUT_S)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(get("/medium.bin") * 200)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # closed with a reset, answers unread
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(get("/small.bin"))
+        assert read_response(sock.makefile("rb"))[::2] == (200, SMALL)
