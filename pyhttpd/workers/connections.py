@@ -39,6 +39,7 @@ TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted
 # One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
 # and one that took a whole burst would serve it alone while the others idle.
 _ACCEPT_BATCH = 1
+_INLINE_BURST = 32  # pipelined requests of one connection answered on the loop in a row
 ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -277,10 +278,14 @@ class ConnectionLoop:
         answer itself. So a request with no body is answered here, its output only
         buffered; the handler raises NeedsThread instead of sending a large file or a listing
         (then the request is put back, unread, for a thread). What the socket does not take
-        at once is sent by a thread too: this loop never waits on a client.
+        at once is sent by a thread too: this loop never waits on a client. After
+        ``_INLINE_BURST`` answers, pipelined requests still buffered go to a thread as well,
+        so one client's burst cannot hold up the others.
         """
         reader, writer, handler = conn.reader, conn.writer, conn.handler
-        while reader.has_complete_head() and not reader.head_may_have_body():
+        for _ in range(_INLINE_BURST):
+            if not reader.has_complete_head() or reader.head_may_have_body():
+                break
             unread = reader.snapshot()
             conn.enter(BUSY)
             handler.serving_inline = writer.deferred = True
@@ -309,7 +314,7 @@ class ConnectionLoop:
                 self._linger(conn)
                 return True
         if reader.has_complete_head():
-            return False  # a request with a body: a thread reads it
+            return False  # a request with a body, or the rest of a burst: a thread takes it
         conn.enter(READING_HEAD if reader.buffered() else IDLE)
         return True
 
