@@ -6,7 +6,9 @@ blocking (``fill_available``) and see whether a whole request head has arrived
 reads from the same buffer with blocking, time-limited reads. The two never use it at once:
 a connection is owned by the loop or by one thread. ``ConnectionWriter`` gathers a
 response's small writes into one ``send`` and offers ``sendfile`` in bounded steps, calling
-``on_progress`` after each, so a long download keeps the worker's heartbeat alive.
+``on_progress`` after each, so a long download keeps the worker's heartbeat alive. While
+``deferred`` (an answer given on the event loop) it only buffers; the loop then sends with
+``send_available``, which never waits.
 """
 
 import errno
