@@ -284,7 +284,7 @@ class ConnectionLoop:
         """
         reader, writer, handler = conn.reader, conn.writer, conn.handler
         for _ in range(_INLINE_BURST):
-            if not reader.has_complete_head() or reader.head_may_have_body():
+            if reader.head_may_have_body():  # also when no whole head is buffered
                 break
             unread = reader.snapshot()
             conn.enter(BUSY)

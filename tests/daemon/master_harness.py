@@ -132,6 +132,15 @@ def master_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
+def stderr_logging_env(handlers_dir: Path) -> dict[str, str]:
+    """The master's environment for tests that read its logs from the pipe: handler modules
+    importable from ``handlers_dir``, and JOURNAL_STREAM removed so "-" means stderr
+    whatever runs the tests."""
+    env = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(handlers_dir), env.get("PYTHONPATH")]))
+    return env
+
+
 def write_config(path: Path, text: str) -> str:
     """Write a TOML config (quick settings for tests first) and return its path."""
     path.write_text(text)

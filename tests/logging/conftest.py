@@ -6,7 +6,6 @@ from this directory (``log_apps``). JOURNAL_STREAM is removed from the environme
 means stderr (the pipe) whatever runs the tests. Teardown kills each master's session.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,13 +16,7 @@ DAEMON_TESTS = HERE.parent / "daemon"
 if str(DAEMON_TESTS) not in sys.path:
     sys.path.insert(0, str(DAEMON_TESTS))
 
-from master_harness import Master  # noqa: E402
-
-
-def log_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    return env
+from master_harness import Master, stderr_logging_env  # noqa: E402
 
 
 @pytest.fixture
@@ -33,7 +26,8 @@ def start_master(tmp_path):
     started: list[Master] = []
 
     def start(args: list[str], ready: bool = True) -> Master:
-        master = Master(["-b", "127.0.0.1:0", "--graceful-timeout", "5", *args], tmp_path, log_env())
+        args = ["-b", "127.0.0.1:0", "--graceful-timeout", "5", *args]
+        master = Master(args, tmp_path, stderr_logging_env(HERE))
         started.append(master)
         if ready:
             master.wait_for("ready")

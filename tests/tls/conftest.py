@@ -5,7 +5,6 @@ with its stderr read line by line, so a test waits for an event with a deadline)
 import handlers from this directory (``tls_apps``). Teardown kills each master's session.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,15 +15,8 @@ DAEMON_TESTS = HERE.parent / "daemon"
 if str(DAEMON_TESTS) not in sys.path:
     sys.path.insert(0, str(DAEMON_TESTS))
 
-from master_harness import Master  # noqa: E402
+from master_harness import Master, stderr_logging_env  # noqa: E402
 from tls_pki import PKI  # noqa: E402
-
-
-def tls_env() -> dict[str, str]:
-    """The master's environment: handlers importable from here; "-" logs to the pipe."""
-    env = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +46,7 @@ def start_master(tmp_path):
     started: list[Master] = []
 
     def start(args: list[str], ready: bool = True) -> Master:
-        master = Master(args, tmp_path, tls_env())
+        master = Master(args, tmp_path, stderr_logging_env(HERE))
         started.append(master)
         if ready:
             master.wait_for("ready")

@@ -13,10 +13,13 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
-from conftest import tls_env
+from master_harness import stderr_logging_env
 from tls_harness import HOST, client_hello, curl, free_port, https_get, negotiated, s_client, tls_config
+
+HERE = Path(__file__).resolve().parent  # handlers (tls_apps) are imported from here
 
 
 @pytest.fixture
@@ -202,8 +205,8 @@ def _start_errors(pki, server_cert, tmp_path):
 
 def _run_master(args: list[str], cwd, **popen) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "pyhttpd.daemon", "-b", f"{HOST}:0", "--workers", "1", *args]
-    return subprocess.run(command, cwd=cwd, env=tls_env(), capture_output=True, text=True, timeout=30,
-                          **popen)
+    return subprocess.run(command, cwd=cwd, env=stderr_logging_env(HERE), capture_output=True, text=True,
+                          timeout=30, **popen)
 
 
 @pytest.mark.parametrize("case", ["bad certificate", "missing certificate", "bad key", "mismatched key",
