@@ -1,32 +1,24 @@
-"""structlog set-up and the event schema, the same in the master and every worker.
+"""Where the logs go, and structlog's set-up: the same in the master and every worker.
 
-Every event is one JSON object on one line: ``ts`` (RFC 3339, UTC, milliseconds),
-``level``, ``event``, ``pid``, ``role`` (master/worker), ``worker``, ``generation``, then the
-event's own fields; docs/logging.md lists them. An exception becomes ``exc_type``,
-``exc_message`` and ``traceback`` (one string field).
-
-Why a line is never torn or interleaved, whatever the target: every line is at most
-``MAX_LINE_BYTES`` (4096, POSIX's PIPE_BUF on Linux) and is written with one ``write(2)``.
+log_lines.py makes a line (the schema, escaping, the 4096-byte cap); this module opens the
+targets and hands each line to one of them. Why a line is never torn or interleaved,
+whatever the target: every line is at most ``MAX_LINE_BYTES`` (4096, POSIX's PIPE_BUF on
+Linux) and is written with one ``write(2)``.
 - A file is opened with O_APPEND by each process, so each write lands whole at the end.
 - A pipe: POSIX makes writes of at most PIPE_BUF bytes atomic.
 - journald's stdout stream (an AF_UNIX stream socket): Linux queues one write no larger
   than half the socket's send buffer (212992 bytes by default) as a single unit, which
   journald reads in order; 4096 bytes is far below that.
-A line that would be longer has its longest string fields cut, and names them in
-``truncated``. Values are escaped by the JSON encoder (ensure_ascii), so a client's quotes,
-newlines, control characters or undecodable bytes can never start a forged line.
 """
 
-import json
 import os
-import sys
-import time
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
-MAX_LINE_BYTES = 4096
+from . import log_lines
+from .access_line import AccessLine
+
 STREAM = "-"
 OFF = "off"
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -91,114 +83,6 @@ class SinkLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
-class _Clock:
-    """RFC 3339 UTC timestamps with milliseconds; the date part formatted once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def now(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
-
-
-_clock = _Clock()
-
-
-@dataclass
-class Identity:
-    """Who is logging: the fields every line of this process carries."""
-
-    role: str = "master"
-    worker: int | None = None
-    generation: int | None = None
-    pid: int = field(default_factory=os.getpid)
-
-
-_identity = Identity()
-
-
-def _exception_fields(logger, method_name: str, event_dict: dict) -> dict:
-    """Turn ``exc_info`` into exc_type, exc_message and a one-string traceback."""
-    exc_info = event_dict.pop("exc_info", None)
-    if exc_info:
-        if exc_info is True:
-            exc_info = sys.exc_info()
-        elif isinstance(exc_info, BaseException):
-            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
-        if exc_info[0] is not None:
-            event_dict["exc_type"] = exc_info[0].__name__
-            event_dict["exc_message"] = str(exc_info[1])
-            event_dict["traceback"] = "".join(traceback.format_exception(*exc_info))
-    return event_dict
-
-
-def _stamp(logger, method_name: str, event_dict: dict) -> dict:
-    """Put the fixed fields first, in the documented order."""
-    level = "error" if method_name == "exception" else method_name
-    record = {"ts": _clock.now(), "level": level, "event": event_dict.pop("event", ""),
-              "pid": _identity.pid, "role": _identity.role, "worker": _identity.worker,
-              "generation": _identity.generation}
-    record.update(event_dict)
-    return record
-
-
-def render_line(logger, method_name: str, record: dict) -> bytes:
-    """One JSON line of at most MAX_LINE_BYTES, newline included."""
-    line = json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n"
-    if len(line) <= MAX_LINE_BYTES:
-        return line
-    return _shortened(record, len(line))
-
-
-def _shortened(record: dict, length: int) -> bytes:
-    record = dict(record)
-    cut = []
-    strings = [key for key, value in record.items() if isinstance(value, str)]
-    for key in sorted(strings, key=lambda k: -_escaped_len(record[k])):
-        excess = length - MAX_LINE_BYTES + 64
-        # a traceback keeps its end (the innermost frames and the error), other fields their start
-        record[key] = _cut(record[key], excess, keep_end=key == "traceback")
-        cut.append(key)
-        record["truncated"] = cut
-        line = json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n"
-        if len(line) <= MAX_LINE_BYTES:
-            return line
-        length = len(line)
-    return line[: MAX_LINE_BYTES - 1] + b"\n"  # unreachable with the fixed fields' sizes
-
-
-def _escaped_len(value: str) -> int:
-    """Bytes ``value`` takes in the line: an escaped character (quote, control, non-ASCII) takes 2 to 12."""
-    return len(json.dumps(value, ensure_ascii=True)) - 2
-
-
-def _cut(value: str, excess: int, keep_end: bool) -> str:
-    """The longest start (or end) of ``value`` whose escaped form is ``excess`` bytes shorter or more.
-
-    Counted in escaped bytes, not characters: a value of quotes or non-ASCII bytes escapes
-    to 2 or 6 bytes a character, and cutting ``excess`` characters would leave far less
-    than fits (often nothing). A binary search over the length, O(log n) encodings.
-    """
-    def part(n: int) -> str:
-        return value[len(value) - n:] if keep_end else value[:n]
-
-    budget = _escaped_len(value) - excess
-    keep, too_long = 0, len(value) + 1  # part(keep) fits the budget, part(too_long) does not
-    while too_long - keep > 1:
-        middle = (keep + too_long) // 2
-        if _escaped_len(part(middle)) <= budget:
-            keep = middle
-        else:
-            too_long = middle
-    return part(keep)
-
-
 @dataclass
 class Logs:
     """This process's two logs: ``events`` (filtered by level) and ``access``."""
@@ -206,11 +90,7 @@ class Logs:
     events: object
     access: object
     sinks: list[LineSink]
-
-    @property
-    def access_enabled(self) -> bool:
-        """False when the access log is "off" (then nothing need be gathered for it)."""
-        return not isinstance(self.access, _Discard)
+    access_line: AccessLine | None = None  # writes the per-request access event; None when the log is off
 
     def reopen(self) -> None:
         """Reopen every file target; raises OSError for the first that cannot be opened."""
@@ -228,14 +108,15 @@ def configure(role: str, *, worker: int | None = None, generation: int | None = 
 
     Raises OSError if a log file cannot be opened.
     """
-    global _identity, _logs
-    _identity = Identity(role, worker, generation)
-    structlog.configure(processors=[_exception_fields, _stamp, render_line], cache_logger_on_first_use=True)
+    global _logs
+    identity = log_lines.set_identity(role, worker, generation)
+    structlog.configure(processors=log_lines.PROCESSORS, cache_logger_on_first_use=True)
     error_sink = LineSink(error_log, stream_fd)
     shared = access_log == error_log and access_log != OFF
     access_sink = error_sink if shared else LineSink(access_log, stream_fd)
     _logs = Logs(_logger(error_sink, level), _logger(access_sink, "debug"),
-                 [error_sink] if access_sink is error_sink else [error_sink, access_sink])
+                 [error_sink] if access_sink is error_sink else [error_sink, access_sink],
+                 None if access_sink.target == OFF else AccessLine(access_sink.write, identity))
     return _logs
 
 

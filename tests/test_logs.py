@@ -6,6 +6,7 @@ targets (a file reopened after a rename, even while threads write; "-"; "off"), 
 filtering of events but not of access, and where "-" goes with and without JOURNAL_STREAM.
 """
 
+import email.message
 import http.client
 import json
 import os
@@ -19,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import structlog
 
-from pyhttpd import logs
+from pyhttpd import log_lines, logs
 from pyhttpd.workers.access_log import log_access
 from pyhttpd.workers.connection import Connection
 
@@ -31,13 +32,13 @@ ACCESS = [*FIXED, "remote_addr", "remote_port", "method", "path", "query", "prot
 @pytest.fixture(autouse=True)
 def restore_logs():
     """Each test configures this process's logs; put back what was there before."""
-    saved = logs._logs, logs._identity, structlog.get_config()
+    saved = logs._logs, log_lines.identity, structlog.get_config()
     yield
     if logs._logs is not saved[0] and logs._logs is not None:
         for sink in logs._logs.sinks:
             if sink.target not in (logs.STREAM, logs.OFF) and sink.fd is not None:
                 os.close(sink.fd)
-    logs._logs, logs._identity = saved[:2]
+    logs._logs, log_lines.identity = saved[:2]
     structlog.configure(**saved[2])
 
 
@@ -52,8 +53,8 @@ def pick(record: dict, *names: str) -> tuple:
 
 
 def render(**fields) -> bytes:
-    return logs.render_line(None, "info", {"ts": "2026-01-01T00:00:00.000Z", "level": "info", "event": "e",
-                                           **fields})
+    record = {"ts": "2026-01-01T00:00:00.000Z", "level": "info", "event": "e", **fields}
+    return log_lines.render_line(None, "info", record)
 
 
 # -- the line ---------------------------------------------------------------------------------------
@@ -104,10 +105,10 @@ def test_a_value_cannot_start_a_line_or_leave_ascii():
 
 def test_a_line_of_exactly_the_cap_is_kept_and_one_byte_more_is_cut():
     base = len(render(v=""))
-    exact = render(v="x" * (logs.MAX_LINE_BYTES - base))
-    assert len(exact) == logs.MAX_LINE_BYTES and "truncated" not in json.loads(exact)
-    over = render(v="x" * (logs.MAX_LINE_BYTES - base + 1))
-    assert len(over) <= logs.MAX_LINE_BYTES and json.loads(over)["truncated"] == ["v"]
+    exact = render(v="x" * (log_lines.MAX_LINE_BYTES - base))
+    assert len(exact) == log_lines.MAX_LINE_BYTES and "truncated" not in json.loads(exact)
+    over = render(v="x" * (log_lines.MAX_LINE_BYTES - base + 1))
+    assert len(over) <= log_lines.MAX_LINE_BYTES and json.loads(over)["truncated"] == ["v"]
 
 
 @pytest.mark.parametrize("value", [
@@ -122,7 +123,8 @@ def test_a_long_field_is_cut_to_fill_the_line_and_named(value):
     record = json.loads(line)
     assert record["truncated"] == ["user_agent"] and record["host"] == "h"
     assert value.startswith(record["user_agent"]) and record["user_agent"]
-    assert logs.MAX_LINE_BYTES - 100 < len(line) <= logs.MAX_LINE_BYTES  # cut by what it takes in the line
+    cap = log_lines.MAX_LINE_BYTES
+    assert cap - 100 < len(line) <= cap  # cut by what it takes in the line
 
 
 def test_fields_are_cut_longest_first_until_the_line_fits():
@@ -149,7 +151,7 @@ def test_a_traceback_keeps_its_end(tmp_path):
     except ValueError:
         logs.current().events.exception("handler_exception")
     data = path.read_bytes()
-    assert len(data) <= logs.MAX_LINE_BYTES and data.count(b"\n") == 1
+    assert len(data) <= log_lines.MAX_LINE_BYTES and data.count(b"\n") == 1
     (record,) = lines_of(path)
     assert record["truncated"] == ["traceback"] and record["exc_message"] == "failed at depth 60"
     assert record["traceback"].endswith("ValueError: failed at depth 60\n")
@@ -366,7 +368,7 @@ def test_absent_values_are_null_and_peers_of_every_kind(access_path, sock):
 
 
 def test_the_clock_gives_rfc3339_utc_milliseconds():
-    clock = logs._Clock()
+    clock = log_lines.Clock()
     first = clock.now()
     time.sleep(0.002)
     second = clock.now()
@@ -374,3 +376,18 @@ def test_the_clock_gives_rfc3339_utc_milliseconds():
         parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         assert abs((parsed - datetime.now(UTC)).total_seconds()) < 5 and len(text) == 24
     assert first < second
+
+
+def test_the_first_of_a_repeated_header_is_logged_whatever_its_case(access_path, sock):
+    handler = served(requestline="GET / HTTP/1.0")
+    for name, value in [("HOST", "first.test"), ("user-agent", "ua/1"), ("Host", "second.test"),
+                        ("REFERER", "http://r/1"), ("Referer", "http://r/2"), ("User-Agent", "ua/2")]:
+        handler.headers[name] = value
+    log_access(Connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
+    plain = email.message.Message()  # a handler's own MessageClass, not HTTPMessage
+    plain["Host"], plain["Referer"] = "plain.test", "http://p/"
+    handler.headers = plain
+    log_access(Connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
+    first, own_class = lines_of(access_path)
+    assert pick(first, "host", "user_agent", "referer") == ("first.test", "ua/1", "http://r/1")
+    assert pick(own_class, "host", "user_agent", "referer") == ("plain.test", None, "http://p/")

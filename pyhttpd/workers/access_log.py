@@ -5,43 +5,50 @@ sent (status, bytes including sendfile, duration) whatever the handler did. Fiel
 types are documented in docs/logging.md: numbers are numbers, absent values are null.
 """
 
+import http.client
+
 from .. import logs
 from .connection import Connection
 
 
 def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) -> None:
     """Write the access event for the request ``handler`` just served; nothing if none was read."""
-    current = logs.current()
-    if not current.access_enabled:
+    write = logs.current().access_line
+    if write is None:
         return
     if not handler.requestline and handler._status is None:
         return  # the connection closed before a request line: nothing was asked
     path, _, query = (handler.path if handler.command else "").partition("?")
-    headers = handler.headers
-    host, port = _peer(conn.address)
-    tls_version, tls_cipher = conn.tls_details()
-    current.access.info(
-        "access",
-        remote_addr=host,
-        remote_port=port,
-        method=handler.command or None,
-        path=path or None,
-        query=query or None,
-        protocol=handler.request_version or None,
-        status=handler._status,
-        bytes_sent=bytes_sent,
-        duration_ms=round(duration_s * 1000, 3),
-        host=headers.get("Host"),
-        user_agent=headers.get("User-Agent"),
-        referer=headers.get("Referer"),
-        request_id=handler.request_id,
-        conn_requests=conn.requests,
-        tls_version=tls_version,
-        tls_cipher=tls_cipher,
-    )
+    if conn.log_peer is None:
+        conn.log_peer = (*_peer(conn.address), *conn.tls_details())
+    remote_addr, remote_port, tls_version, tls_cipher = conn.log_peer
+    host, user_agent, referer = _client_fields(handler.headers)
+    write(remote_addr, remote_port, handler.command or None, path or None, query or None,
+          handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
+          host, user_agent, referer, handler.request_id, conn.requests, tls_version, tls_cipher)
 
 
 def _peer(address) -> tuple[str | None, int | None]:
     if isinstance(address, tuple) and len(address) >= 2 and address[0]:
         return str(address[0]), int(address[1])
     return "unix", None
+
+
+def _client_fields(headers) -> tuple[str | None, str | None, str | None]:
+    """The request's Host, User-Agent and Referer: the first of each, or None."""
+    if headers is None:
+        return None, None, None
+    if type(headers) is not http.client.HTTPMessage:  # a handler's own MessageClass: ask it
+        return headers.get("Host"), headers.get("User-Agent"), headers.get("Referer")
+    host = user_agent = referer = None
+    # One pass instead of three get() calls (each lowers every name); reversed, so that the
+    # first of a repeated field wins, as with get().
+    for name, value in reversed(headers._headers):
+        lowered = name.lower()
+        if lowered == "host":
+            host = value
+        elif lowered == "user-agent":
+            user_agent = value
+        elif lowered == "referer":
+            referer = value
+    return host, user_agent, referer
