@@ -20,19 +20,26 @@ MAX_LINE_BYTES = 4096
 
 
 class Clock:
-    """RFC 3339 UTC timestamps with milliseconds; the date part formatted once a second."""
+    """RFC 3339 UTC timestamps with milliseconds: formatted once a millisecond, the date once a second."""
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._millisecond = -1
+        self._text = ""
 
     def now(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        millisecond = int(time.time() * 1000)
+        if millisecond != self._millisecond:
+            second, fraction = divmod(millisecond, 1000)
+            if second != self._second:
+                self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+                self._second = second
+            # the text before the millisecond it belongs to: a thread reading the new
+            # millisecond reads its text (assignments land in order under the GIL)
+            self._text = f"{self._prefix}.{fraction:03d}Z"
+            self._millisecond = millisecond
+        return self._text
 
 
 clock = Clock()

@@ -36,13 +36,17 @@ def both(**changes) -> tuple[bytes, bytes]:
     """(the template's line, the chain's line) for TYPICAL with ``changes``, timestamps blanked."""
     fields = {**TYPICAL, **changes}
     lines: list[bytes] = []
-    AccessLine(lines.append, log_lines.identity)(*fields.values())
+    access_line = AccessLine(lines.append, log_lines.identity)
+    peer = access_line.peer(*(fields.pop(name) for name in ("remote_addr", "remote_port", "tls_version",
+                                                            "tls_cipher")))
+    access_line(peer, *fields.values())
+    fields = {**TYPICAL, **changes}
     chain = Collected()
     structlog.wrap_logger(chain, processors=log_lines.PROCESSORS).info("access", **fields)
     return tuple(re.sub(rb'^\{"ts":"[^"]*"', b'{"ts":""', line) for line in (lines[0], chain.lines[0]))
 
 
-def test_the_arguments_are_the_fields_in_their_documented_order():
+def test_typical_lists_the_fields_in_their_documented_order():
     assert list(TYPICAL) == list(FIELDS)
 
 
@@ -54,7 +58,8 @@ def test_the_arguments_are_the_fields_in_their_documented_order():
     {"path": CRAFTED, "query": CRAFTED, "host": CRAFTED, "user_agent": CRAFTED, "referer": CRAFTED,
      "method": CRAFTED},
     {"duration_ms": 12345.678, "bytes_sent": 10 * 2**30, "conn_requests": 10**6, "remote_port": 65535},
-], ids=["typical", "nulls", "crafted", "large-numbers"])
+    {"remote_addr": "unix", "remote_port": None, "tls_version": None, "tls_cipher": None},
+], ids=["typical", "nulls", "crafted", "large-numbers", "unix-plain"])
 def test_the_template_writes_what_the_chain_writes(changes):
     template, chain = both(**changes)
     assert template == chain and template.endswith(b"}\n") and template.count(b"\n") == 1

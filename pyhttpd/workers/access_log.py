@@ -20,12 +20,11 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) ->
         return  # the connection closed before a request line: nothing was asked
     path, _, query = (handler.path if handler.command else "").partition("?")
     if conn.log_peer is None:
-        conn.log_peer = (*_peer(conn.address), *conn.tls_details())
-    remote_addr, remote_port, tls_version, tls_cipher = conn.log_peer
+        conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details())
     host, user_agent, referer = _client_fields(handler.headers)
-    write(remote_addr, remote_port, handler.command or None, path or None, query or None,
+    write(conn.log_peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
-          host, user_agent, referer, handler.request_id, conn.requests, tls_version, tls_cipher)
+          host, user_agent, referer, handler.request_id, conn.requests)
 
 
 def _peer(address) -> tuple[str | None, int | None]:

@@ -35,7 +35,7 @@ class Connection:
         self.requests = 0
         self.inline_capable = False  # its requests may be answered on the event loop
         self.close_after_output = False  # the last answer ended it: close once its output is sent
-        self.log_peer: tuple | None = None  # (address, port, TLS version, cipher), for the access log
+        self.log_peer = None  # its fields of the access event (access_line.Peer), made once
 
     def replace_socket(self, sock: socket.socket) -> None:
         """Serve through ``sock`` from now on (the TLS wrapper of the accepted socket)."""
