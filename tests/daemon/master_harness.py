@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,28 @@ class Master:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
+
+
+@contextmanager
+def started_masters(cwd: Path, env: dict[str, str], leading_args: Sequence[str] = ()
+                    ) -> Iterator[Callable[..., Master]]:
+    """A ``start(args, ready=True)`` for a test's masters: each gets ``env`` and ``leading_args``
+    before ``args`` and, unless ready=False, is waited for until it logs "ready"; every one
+    is killed (session and all) on exit."""
+    started: list[Master] = []
+
+    def start(args: list[str], ready: bool = True) -> Master:
+        master = Master([*leading_args, *args], cwd, env)
+        started.append(master)
+        if ready:
+            master.wait_for("ready")
+        return master
+
+    try:
+        yield start
+    finally:
+        for master in started:
+            master.kill_session()
 
 
 def master_env(extra: dict[str, str] | None = None) -> dict[str, str]:

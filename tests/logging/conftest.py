@@ -16,23 +16,13 @@ DAEMON_TESTS = HERE.parent / "daemon"
 if str(DAEMON_TESTS) not in sys.path:
     sys.path.insert(0, str(DAEMON_TESTS))
 
-from master_harness import Master, stderr_logging_env  # noqa: E402
+from master_harness import started_masters, stderr_logging_env  # noqa: E402
 
 
 @pytest.fixture
 def start_master(tmp_path):
     """start_master(args) -> a Master on 127.0.0.1 with a free port, once it logged "ready"
     (ready=False: at once, for a master whose events go to a file, not to the pipe)."""
-    started: list[Master] = []
-
-    def start(args: list[str], ready: bool = True) -> Master:
-        args = ["-b", "127.0.0.1:0", "--graceful-timeout", "5", *args]
-        master = Master(args, tmp_path, stderr_logging_env(HERE))
-        started.append(master)
-        if ready:
-            master.wait_for("ready")
-        return master
-
-    yield start
-    for master in started:
-        master.kill_session()
+    leading = ["-b", "127.0.0.1:0", "--graceful-timeout", "5"]
+    with started_masters(tmp_path, stderr_logging_env(HERE), leading) as start:
+        yield start

@@ -138,12 +138,3 @@ class Load:
             thread.join(max(0.0, self.deadline - time.monotonic()) + 15)
         assert not any(thread.is_alive() for thread in self._threads), "client threads still running"
 
-
-def wait_until(predicate, timeout: float, interval: float = 0.05):
-    """Poll ``predicate`` until it returns a true value or ``timeout`` passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)

@@ -16,7 +16,8 @@ import time
 from urllib.parse import quote
 
 from log_apps import BOOM_MESSAGE
-from log_checks import MAX_LINE_BYTES, parse_lines, parse_text_lines, wait_until
+from log_checks import MAX_LINE_BYTES, parse_lines, parse_text_lines
+from support.polling import wait_until
 
 OBS_TEXT = bytes(range(0x80, 0x100))
 CONTROLS = [c for c in range(0x01, 0x20) if c not in (0x09, 0x0A, 0x0D)] + [0x7F]

@@ -7,8 +7,9 @@ lines (here plain text on stderr); the worker's access events are written all th
 """
 
 from log_apps import BOOM_MESSAGE
-from log_checks import check_access, parse_text_lines, wait_until
+from log_checks import check_access, parse_text_lines
 from master_harness import get
+from support.polling import wait_until
 
 
 def worker_pid(master) -> int:

@@ -9,7 +9,8 @@ or interleaved. Each line is matched to the request it logs by its request id.
 """
 
 import pytest
-from log_checks import Load, check_access, parse_lines, parse_text_lines, wait_until
+from log_checks import Load, check_access, parse_lines, parse_text_lines
+from support.polling import wait_until
 
 REQUESTS = 2000
 THREADS = 8

@@ -13,8 +13,9 @@ import signal
 import time
 
 import pytest
-from log_checks import Load, check_access, parse_lines, wait_until
+from log_checks import Load, check_access, parse_lines
 from master_harness import get
+from support.polling import wait_until
 
 
 def records_of(path) -> list[dict]:

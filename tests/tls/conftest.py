@@ -15,7 +15,7 @@ DAEMON_TESTS = HERE.parent / "daemon"
 if str(DAEMON_TESTS) not in sys.path:
     sys.path.insert(0, str(DAEMON_TESTS))
 
-from master_harness import Master, stderr_logging_env  # noqa: E402
+from master_harness import started_masters, stderr_logging_env  # noqa: E402
 from tls_pki import PKI  # noqa: E402
 
 
@@ -43,15 +43,5 @@ def site(tmp_path) -> Path:
 @pytest.fixture
 def start_master(tmp_path):
     """start_master(args) -> a Master (started in its own session; killed at teardown)."""
-    started: list[Master] = []
-
-    def start(args: list[str], ready: bool = True) -> Master:
-        master = Master(args, tmp_path, stderr_logging_env(HERE))
-        started.append(master)
-        if ready:
-            master.wait_for("ready")
-        return master
-
-    yield start
-    for master in started:
-        master.kill_session()
+    with started_masters(tmp_path, stderr_logging_env(HERE)) as start:
+        yield start

@@ -14,7 +14,8 @@ import time
 
 import pytest
 from support.load import RequestStream
-from tls_harness import HOST, https_get, tls_config, wait_until, worker_pids
+from support.polling import wait_until
+from tls_harness import HOST, https_get, tls_config, worker_pids
 from tls_pki import Issued, der_fingerprint, pem_fingerprint
 
 

@@ -10,7 +10,8 @@ import socket
 import time
 
 import pytest
-from tls_harness import HOST, client_hello, https_get, socket_fds, tls_config, wait_until, worker_pids
+from support.polling import wait_until
+from tls_harness import HOST, client_hello, https_get, socket_fds, tls_config, worker_pids
 
 STALLED = 200
 HANDSHAKE_TIMEOUT_S = 3  # timeouts.request_head, small for the test

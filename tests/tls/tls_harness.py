@@ -8,7 +8,6 @@ import re
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -114,12 +113,3 @@ def rss_kib(pid: int) -> int:
         pass
     return 0
 
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passed; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)

@@ -10,7 +10,8 @@ import resource
 import socket
 
 import pytest
-from worker_client import connect, read_response, request_bytes, wait_until
+from support.polling import wait_until
+from worker_client import connect, read_response, request_bytes
 
 HELD = 5000
 RSS_LIMIT_MIB = 40  # issue 7: resident memory per worker

@@ -5,7 +5,8 @@ import threading
 import time
 
 import pytest
-from worker_client import closed_within, connect, get, read_response, request_bytes, wait_until
+from support.polling import wait_until
+from worker_client import closed_within, connect, get, read_response, request_bytes
 
 
 def _refused(port: int) -> bool:

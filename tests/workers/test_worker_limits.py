@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.polling import wait_until
 from worker_client import (
     closed_within,
     connect,
@@ -14,7 +15,6 @@ from worker_client import (
     read_response,
     readable_within,
     request_bytes,
-    wait_until,
 )
 
 

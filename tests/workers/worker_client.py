@@ -129,12 +129,3 @@ def readable_within(sock: socket.socket, timeout: float) -> bool:
     readable, _, _ = select.select([sock], [], [], timeout)
     return bool(readable)
 
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return bool(value)
-        time.sleep(interval)
