@@ -166,12 +166,7 @@ class ConnectionLoop:
         if not isinstance(conn, Connection):
             raise error
         _log_escaped(conn, error)
-        try:
-            self.selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
-        self.connections.discard(conn)
-        conn.close()
+        self._close(conn, registered=True)  # its event came from the selector, whatever its state says
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -303,8 +298,7 @@ class ConnectionLoop:
             try:
                 sent_all = writer.send_available()
             except OSError:  # reset by the client: nothing left to say to it
-                self.selector.unregister(conn.sock)
-                self._close(conn)
+                self._close(conn, registered=True)
                 return True
             if not sent_all:
                 conn.close_after_output = not keep
@@ -449,8 +443,12 @@ class ConnectionLoop:
         conn.enter(LINGERING)
         self.selector.register(conn.sock, selectors.EVENT_READ, conn)
 
-    def _close(self, conn: Connection) -> None:
-        if conn.state not in (QUEUED, BUSY):  # else the loop unregistered it at the hand-over
+    def _close(self, conn: Connection, registered: bool | None = None) -> None:
+        """Close ``conn`` and forget it, out of the selector first if ``registered`` (by default:
+        unless the loop handed it over, and unregistered it then)."""
+        if registered is None:
+            registered = conn.state not in (QUEUED, BUSY)
+        if registered:
             try:
                 self.selector.unregister(conn.sock)
             except (KeyError, ValueError):
