@@ -80,12 +80,14 @@ class Config:
     keepalive_timeout: float
     request_head_timeout: float
     request_body_timeout: float
+    retire_idle_timeout: float
     request_timeout: float
     worker_ready_timeout: float
     max_request_line_bytes: int
     max_head_bytes: int
     max_header_fields: int
     max_body_bytes: int  # 0: no limit
+    min_request_rate: int  # bytes/s; 0: none
     max_connections: int
     max_requests: int
     max_requests_jitter: int

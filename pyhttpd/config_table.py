@@ -153,6 +153,10 @@ SETTINGS: tuple[Setting, ...] = (
       help="Time a client has to send a whole request head, from its first byte."),
     S("timeouts.request_body", "request_body_timeout", POSITIVE_SECONDS, 30,
       help="Time a client may pause while sending a request body (between bytes)."),
+    S("timeouts.retire_idle", "retire_idle_timeout", SECONDS, 1,
+      help="When a worker retires (reload, TERM, max_requests), how long a kept-alive connection "
+           "must have been idle before it is closed, so that no request of its client is in "
+           "flight; the graceful timeout bounds it."),
     S("timeouts.request", "request_timeout", SECONDS, 0,
       help="Deadline for a whole request, from its first byte to the end of the response; 0 is none."),
     S("timeouts.worker_ready", "worker_ready_timeout", POSITIVE_SECONDS, 30,
@@ -166,8 +170,13 @@ SETTINGS: tuple[Setting, ...] = (
       help="Most header fields in a request; more are answered 431."),
     S("limits.max_body_bytes", "max_body_bytes", COUNT, 16 * 1024 * 1024,
       help="Largest request body; larger is answered 413. 0 is no limit."),
+    S("limits.min_request_rate", "min_request_rate", COUNT, 500,
+      help="Bytes per second that extend the request_head and request_body timeouts while a "
+           "head or body arrives (Apache's MinRate): a client slower than this is cut. 0: no extension."),
     S("limits.max_connections", "max_connections", POSITIVE, 1000,
-      help="Open connections per worker; a full worker stops accepting until one closes."),
+      help="Open connections per worker. A full worker makes room for a new connection by "
+           "closing the one waiting longest for a request head (or idle longest); with none "
+           "to close it stops accepting until one closes."),
     S("limits.max_requests", "max_requests", COUNT, 0, flags=("--max-requests",), metavar="N",
       help="Replace a worker after it has served this many requests (bounds slow leaks); 0 never."),
     S("limits.max_requests_jitter", "max_requests_jitter", COUNT, 0, flags=("--max-requests-jitter",),

@@ -21,6 +21,8 @@ import pytest
 import structlog
 
 from pyhttpd import log_lines, logs
+from pyhttpd.protocol import Limits
+from pyhttpd.protocol.connection_state import ConnectionState, Timeouts
 from pyhttpd.workers.access_log import log_access
 from pyhttpd.workers.connection import Connection
 
@@ -332,6 +334,10 @@ def access_path(tmp_path):
     return path
 
 
+def _connection(sock, address) -> Connection:
+    return Connection(sock, address, None, ConnectionState(Limits(), Timeouts(), now=0.0))
+
+
 @pytest.fixture
 def sock():
     left, right = socket.socketpair()
@@ -341,8 +347,8 @@ def sock():
 
 
 def test_the_access_event_has_the_documented_fields_in_order(access_path, sock):
-    conn = Connection(sock, ("127.0.0.1", 51234))
-    conn.requests = 3
+    conn = _connection(sock, ("127.0.0.1", 51234))
+    conn.state.requests = 3
     handler = served(Host="example.test", User_Agent="probe/1", Referer="http://r/")
     log_access(conn, handler, 0.0123456, 512)
     (record,) = lines_of(access_path)
@@ -356,10 +362,10 @@ def test_the_access_event_has_the_documented_fields_in_order(access_path, sock):
 
 
 def test_absent_values_are_null_and_peers_of_every_kind(access_path, sock):
-    log_access(Connection(sock, ("::1", 8080, 0, 0)), served("GET / HTTP/1.1"), 0.001, 10)
-    log_access(Connection(sock, ""), served("GET /x HTTP/1.1"), 0.001, 10)  # a unix socket's peer
-    log_access(Connection(sock, ("127.0.0.1", 1)), served("GARBAGE\x01", status=400), 0.001, 0)
-    log_access(Connection(sock, ("127.0.0.1", 1)), served("", status=None), 0.001, 0)  # nothing was asked
+    log_access(_connection(sock, ("::1", 8080, 0, 0)), served("GET / HTTP/1.1"), 0.001, 10)
+    log_access(_connection(sock, ""), served("GET /x HTTP/1.1"), 0.001, 10)  # a unix socket's peer
+    log_access(_connection(sock, ("127.0.0.1", 1)), served("GARBAGE\x01", status=400), 0.001, 0)
+    log_access(_connection(sock, ("127.0.0.1", 1)), served("", status=None), 0.001, 0)  # nothing was asked
     ipv6, unix, refused = lines_of(access_path)
     assert pick(ipv6, "remote_addr", "remote_port", "query", "host", "user_agent", "referer") == (
         "::1", 8080, None, None, None, None)
@@ -383,11 +389,11 @@ def test_the_first_of_a_repeated_header_is_logged_whatever_its_case(access_path,
     for name, value in [("HOST", "first.test"), ("user-agent", "ua/1"), ("Host", "second.test"),
                         ("REFERER", "http://r/1"), ("Referer", "http://r/2"), ("User-Agent", "ua/2")]:
         handler.headers[name] = value
-    log_access(Connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
+    log_access(_connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
     plain = email.message.Message()  # a handler's own MessageClass, not HTTPMessage
     plain["Host"], plain["Referer"] = "plain.test", "http://p/"
     handler.headers = plain
-    log_access(Connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
+    log_access(_connection(sock, ("127.0.0.1", 1)), handler, 0.001, 0)
     first, own_class = lines_of(access_path)
     assert pick(first, "host", "user_agent", "referer") == ("first.test", "ua/1", "http://r/1")
     assert pick(own_class, "host", "user_agent", "referer") == ("plain.test", None, "http://p/")

@@ -29,8 +29,8 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     - ``response_headers``: [[name, value], ...]
     - ``threads``, ``max_connections``
     - ``max_requests``: this worker's limit with jitter applied; 0 means never recycle
-    - ``timeouts``: {keepalive, request_head, request_body, request, graceful} in seconds
-      (request 0: no deadline)
+    - ``timeouts``: {keepalive, request_head, request_body, request, graceful, retire_idle}
+      in seconds (request 0: no deadline), and min_rate in bytes per second
     - ``limits``: every field of ``pyhttpd.protocol.Limits`` (max_body_bytes None: no limit)
     - ``name``: the server's name for process titles ("" when unset)
     - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
@@ -55,6 +55,8 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
             "request_body": config.request_body_timeout,
             "request": config.request_timeout,
             "graceful": config.graceful_timeout,
+            "retire_idle": min(config.retire_idle_timeout, config.graceful_timeout),
+            "min_rate": config.min_request_rate,
         },
         "limits": asdict(config.limits()),
         "name": config.name or "",

@@ -22,7 +22,8 @@ from http import HTTPStatus
 from .. import __version__, logs
 from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
 from ..protocol.response_head import header_line, http_date, http_date_clock, status_line
-from .body import RequestBody
+from .body import ReceivedBody, RequestBody
+from .exchange import Exchange, NeedsThread
 
 DEFAULT_ERROR_MESSAGE = """\
 <!DOCTYPE html>
@@ -50,15 +51,6 @@ _NO_BODY_STATUSES = frozenset({204, 205, 304})
 _WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,128}")
 
 
-class NeedsThread(Exception):
-    """Raised by a handler answering on a worker's event loop (``serving_inline``) when the
-    answer could wait on the client (a large body, a request body) or take long (a listing).
-
-    It is raised before anything is sent or logged; the worker then answers the same
-    request again on a serving thread.
-    """
-
-
 class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     """Parses HTTP requests and dispatches each to the ``do_<METHOD>`` method.
 
@@ -75,6 +67,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     ``structured_logs`` (``log_*`` feed pyhttpd's JSON logs instead of stderr text) and
     ``assign_request_ids`` (each request gets ``request_id``, from a well-formed
     ``X-Request-ID`` or new, echoed in the response). The daemon sets the last three.
+
+    Under the daemon, ``exchange`` holds the request the worker already parsed and received
+    (see ``handlers/exchange.py``); ``handle_one_request`` then adopts it instead of reading.
     """
 
     sys_version = "Python/" + sys.version.split()[0]
@@ -93,7 +88,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     structured_logs = False
     assign_request_ids = False
     request_id: str | None = None
-    serving_inline = False  # set by a pyhttpd worker answering on its event loop (see NeedsThread)
+    exchange: Exchange | None = None
 
     _in_request = False
     _body: RequestBody | None = None
@@ -116,7 +111,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         """
         self._start_request()
         try:
-            if not self._read_request_line():
+            if self.exchange is not None:
+                self.raw_requestline = self.exchange.request.raw_requestline
+            elif not self._read_request_line():
                 return
             if not self.parse_request():
                 return
@@ -177,6 +174,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         True on success; otherwise an error has been sent and it returns False.
         """
         self.close_connection = True
+        if self.exchange is not None:
+            return self._adopt(self.exchange)
         parser = self._head_parser
         if parser is None or parser.request_line is None:  # called directly, as the stdlib allows
             parser = self._head_parser = RequestHeadParser(
@@ -198,12 +197,36 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
                 self._note_bad_request_line(error)
             self._refuse(error)
             return False
+        body = RequestBody(self.rfile, framing, self.limits)
+        return self._accept_head(head, body, self._expects_continue(line.version_info, head))
+
+    def _adopt(self, exchange: Exchange) -> bool:
+        """``parse_request`` for a request the worker parsed and received already."""
+        request = exchange.request
+        line = request.line
+        if line is not None:
+            self.requestline = line.text
+            self.command, self.path, self.request_version = line.method, line.target, line.version
+        if request.error is not None:
+            if line is None:
+                self._note_bad_request_line(request.error)
+            self._refuse(request.error)
+            return False
+        if request.body_complete:
+            body = ReceivedBody(request.body, exchange.raw_input)
+        else:  # served before its body came (to be refused, or for the handler's own 100)
+            body = RequestBody(exchange.raw_input, request.framing, self.limits)
+        self.headers = self._make_message(request.head.fields)
+        return self._accept_head(request.head, body, request.expects_continue)
+
+    def _accept_head(self, head, body, expects_continue: bool) -> bool:
+        """The common end of ``parse_request``: request id, keep-alive, body stream, 100."""
         if self.assign_request_ids:
             self._adopt_request_id(head.get_all("x-request-id"))
-        self.close_connection = not self._wants_keep_alive(line.version_info, head)
-        self._body = RequestBody(self.rfile, framing, self.limits)
-        self.rfile = self._body
-        if self._expects_continue(line.version_info, head):
+        self.close_connection = not self._wants_keep_alive(head.request_line.version_info, head)
+        self._body = body
+        self.rfile = body
+        if expects_continue:
             return self.handle_expect_100()
         return True
 
@@ -310,7 +333,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         explain = long if explain is None else explain
         self.log_error("code %d, message %s", code, message)
         self.send_response(code, message)
-        self.send_header("Connection", "close")
+        # A request read in full leaves the connection usable: under the daemon (which read
+        # it) an error keeps it, as nginx does; http.server's tests expect every error to close.
+        if self.exchange is None or not self._in_request or self.close_connection:
+            self.send_header("Connection", "close")
         body = None
         if code >= 200 and code not in _NO_BODY_STATUSES:
             content = self.error_message_format % {
@@ -380,7 +406,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         has_body = self.command != "HEAD" and self._status not in _NO_BODY_STATUSES
         if has_body and not self._declared_length:
             self.close_connection = True
-        if getattr(self.server, "draining", False):  # a pyhttpd worker stopping gracefully
+        if self.exchange is not None and self.exchange.must_close:  # e.g. a worker retiring
             self.close_connection = True
         if self._declared_connection:
             return

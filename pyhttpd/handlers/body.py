@@ -154,3 +154,49 @@ class RequestBody(io.BufferedIOBase):
         if len(line) > limit:
             raise ProtocolError(status, detail)
         return line
+
+
+class ReceivedBody(io.BufferedIOBase):
+    """A request body a pyhttpd worker took in whole before the handler ran.
+
+    Reads come from ``store`` (the decoded body, in memory or spilled to a file), rewound
+    here; ``source`` is the connection's input after the body, read only after a 101. It
+    offers what ``RequestBody`` offers, and is always ``finished``: nothing is left to drain.
+    """
+
+    finished = True
+
+    def __init__(self, store, source: io.BufferedIOBase) -> None:
+        self.source = source
+        self.switched_to_raw = False
+        self._store = store if store is not None else io.BytesIO()
+        self._store.seek(0)
+
+    def readable(self) -> bool:
+        return True
+
+    def switch_to_raw(self) -> None:
+        """After a 101 Switching Protocols, reads come from the connection itself."""
+        self.switched_to_raw = True
+
+    def discard(self) -> bool:
+        """Nothing to drain: the body was read before the handler ran."""
+        return True
+
+    def _stream(self):
+        return self.source if self.switched_to_raw else self._store
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._stream().read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        stream = self._stream()
+        return stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._stream().readline(size)

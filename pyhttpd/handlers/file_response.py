@@ -15,7 +15,6 @@ import stat
 import time
 from http import HTTPStatus
 
-from .base import NeedsThread
 from .conditional import evaluate_preconditions, if_range_allows, is_not_modified_since, strong_etag
 from .encodings import SIBLINGS, choose_coding
 from .file_body import SMALL_BODY_BYTES, FileSpans, open_regular_file
@@ -144,9 +143,12 @@ class FileResponder:
             code = HTTPStatus.PARTIAL_CONTENT
             body = FileSpans(source, multipart_layout(spans, size, content_type, boundary))
             framing = [("Content-Type", f"multipart/byteranges; boundary={boundary}")]
-        if self.serving_inline and self.command != "HEAD" and body.length > SMALL_BODY_BYTES:
-            body.close()
-            raise NeedsThread  # sendfile may wait for the client: not on the event loop
+        if self.exchange is not None and self.command != "HEAD" and body.length > SMALL_BODY_BYTES:
+            try:
+                self.exchange.leave_loop()  # sendfile may wait for the client: not on the event loop
+            except BaseException:
+                body.close()
+                raise
         self._send_head(code, [*framing, ("Content-Length", str(body.length)), *metadata, *own])
         self._content_length = body.length
         return body

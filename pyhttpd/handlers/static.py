@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
 from .. import __version__
-from .base import BaseHTTPRequestHandler, NeedsThread
+from .base import BaseHTTPRequestHandler
 from .conditional import is_not_modified_since
 from .file_body import FileSpans, copy_in_chunks, is_regular_file, send_file_spans
 from .file_response import FileResponder
@@ -166,8 +166,8 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         key = (path, as_json, show_parent, self._display_path(), self.serve_dotfiles)
         body = listings.get(path, key) if self.cache_listings else None
         if body is None:
-            if self.serving_inline:
-                raise NeedsThread  # a large directory takes long to list: not on the event loop
+            if self.exchange is not None:
+                self.exchange.leave_loop()  # a large directory takes long to list: not on the event loop
             render = functools.partial(self._render_listing, path, as_json, show_parent)
             try:
                 body = listings.render(path, key, render) if self.cache_listings else render()

@@ -24,7 +24,7 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) ->
     host, user_agent, referer = _client_fields(handler.headers)
     write(conn.log_peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
-          host, user_agent, referer, handler.request_id, conn.requests)
+          host, user_agent, referer, handler.request_id, conn.state.requests)
 
 
 def _peer(address) -> tuple[str | None, int | None]:

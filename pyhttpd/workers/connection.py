@@ -1,18 +1,15 @@
-"""One client connection inside a worker: its socket, streams, handler and timers."""
+"""One client connection inside a worker: its socket, state machine, streams and handler."""
 
 import socket
-import time
+import ssl
 
+from ..protocol.connection_state import ConnectionState
 from .streams import ConnectionReader, ConnectionWriter
 
-# Who owns a connection, and so which timer applies to it.
-IDLE = "idle"  # in the selector, no byte of a next request yet: the keep-alive timer
-READING_HEAD = "reading-head"  # in the selector, part of a head received: the head timer
-QUEUED = "queued"  # head complete, handed to the pool, waiting for a free thread: no timer
-BUSY = "busy"  # owned by a pool thread running the handler: the request deadline
-HANDSHAKE = "handshake"  # in the selector, TLS handshake under way: the head timer
-LINGERING = "lingering"  # last response sent, our side shut: input read and dropped until closed
-
+_RECV_SIZE = 64 * 1024
+# Receives per readiness event: a fast uploader on loopback would otherwise keep the loop
+# in one connection's recv while the kernel refills it.
+_RECV_ROUNDS = 4
 _DROP_SIZE = 64 * 1024
 # A unix socket's peer has no address (accept() gives ""), but handlers index client_address
 # (``address_string`` is ``client_address[0]``, so are CGI's REMOTE_ADDR and many user
@@ -21,25 +18,44 @@ UNIX_CLIENT_ADDRESS = ("unix:", 0)
 
 
 class Connection:
-    """A client connection and the handler instance that serves all its requests."""
+    """A client connection and the handler instance that serves all its requests.
 
-    def __init__(self, sock: socket.socket, address) -> None:
+    ``state`` is its ``ConnectionState``; ``events`` the selector events it is registered
+    for (0: not in the selector, owned by a serving thread or being closed).
+    """
+
+    def __init__(self, sock: socket.socket, address, listener: socket.socket, state: ConnectionState) -> None:
         self.sock = sock
         self.address = address
-        self.reader = ConnectionReader(sock)
+        self.listener = listener  # the listening socket it came from
+        self.state = state
+        self.reader = ConnectionReader(sock, state.buffer)
         self.writer = ConnectionWriter(sock)
         self.handler = None
-        self.listener = None  # the listening socket it came from
-        self.state = IDLE
-        self.since = time.monotonic()  # when the current state began
-        self.requests = 0
+        self.events = 0
         self.inline_capable = False  # its requests may be answered on the event loop
-        self.close_after_output = False  # the last answer ended it: close once its output is sent
         self.log_peer = None  # its fields of the access event (access_line.Peer), made once
 
     def replace_socket(self, sock: socket.socket) -> None:
         """Serve through ``sock`` from now on (the TLS wrapper of the accepted socket)."""
         self.sock = self.reader._sock = self.writer._sock = sock
+
+    def receive_available(self, now: float) -> None:
+        """Feed what the (non-blocking) socket has to the state machine, end of input included.
+
+        Raises OSError for a reset (or a TLS record that does not decrypt).
+        """
+        sock, state = self.sock, self.state
+        pending = getattr(sock, "pending", None)
+        for _ in range(_RECV_ROUNDS):
+            try:
+                data = sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            state.receive(data, now)
+            # TLS may hold decrypted bytes that the socket's readiness no longer announces
+            if not data or (len(data) < _RECV_SIZE and not (pending and pending())):
+                return
 
     def tls_details(self) -> tuple[str | None, str | None]:
         """(protocol version, cipher name) of a TLS connection; (None, None) for plain TCP."""
@@ -50,18 +66,11 @@ class Connection:
         details = cipher()
         return version(), details[0] if details else None
 
-    def enter(self, state: str) -> None:
-        """Move to ``state`` and restart its timer."""
-        self.since = time.monotonic()  # first: a serving thread calls this while the loop reads both
-        self.state = state
-
-    def first_request_line(self) -> tuple[str, str]:
-        """(method, target) of the buffered request, for the scoreboard; best effort."""
-        head = bytes(self.reader._buffer[:512]).lstrip(b"\r\n")
-        words = head.split(b"\r\n", 1)[0].split(b"\n", 1)[0].split(b" ")
-        method = words[0].decode("latin-1") if words else ""
-        target = words[1].decode("latin-1") if len(words) > 1 else ""
-        return method, target
+    def request_summary(self) -> tuple[str, str]:
+        """(method, target) of the request being served, for the scoreboard."""
+        request = self.state.request
+        line = request.line if request is not None else None
+        return (line.method, line.target) if line is not None else ("", "")
 
     @property
     def client_address(self):

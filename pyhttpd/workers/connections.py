@@ -1,37 +1,44 @@
-"""The worker's event loop: accept, park idle connections, hand ready requests to threads.
+"""The worker's event loop: accept, take in whole requests, answer or hand them to threads.
 
-Strategy: a connection that is waiting for bytes costs no thread. It sits in a selector
-until a whole request head is buffered, and only then goes to a ``ServingPool`` thread,
-which runs the handler's ``handle_one_request`` (and any pipelined requests already
-buffered). The thread puts a kept-alive connection back into the selector itself; one to
-close goes back to the loop through a queue and a wake-up pipe. The loop
-enforces the keep-alive and head timers, the connection cap (it stops accepting when
-full), the per-request deadline, and stamps the scoreboard heartbeat every tick.
+Strategy: a connection costs a thread only while a handler runs for a complete request.
+The loop receives every byte and feeds it to the connection's ``ConnectionState``
+(``protocol/connection_state.py``), which parses the head and takes in the body (in memory,
+spilled to a temporary file past ``_BODY_IN_MEMORY``). A request that is READY then goes to
+a ``ServingPool`` thread, or, for the stock static handler, is answered on the loop itself,
+output only buffered; what the socket does not take at once the loop sends as room comes.
+Threads hand every connection back through a queue and a wake-up pipe: only the loop moves
+a connection from state to state (a thread moves READY -> SERVING on the connection it owns).
 
-A connection that ends after a response is closed lingering: the loop shuts down its
-sending side and reads and drops what the client still sends, for up to ``LINGER_S``,
-before closing. Closing at once with client bytes unread makes the kernel send a reset,
-which can destroy the response the client has not read yet.
+Every tick the loop expires connections past their state's deadline, stamps the
+scoreboard heartbeat, and lets the worker act on signals. A retiring worker (``drain``)
+stops accepting and lets each connection finish what it received; see ``ConnectionState``.
+A full worker sheds the connection that has waited longest for a request head to make room
+for a new one (nginx reuses idle connections the same way).
 """
 
+import collections
 import errno
-import itertools
+import heapq
 import os
 import queue
 import selectors
 import socket
 import ssl
-import threading
+import tempfile
 import time
 from collections.abc import Callable
 
 from .. import logs
-from ..handlers.base import NeedsThread
+from ..handlers.base import BaseHTTPRequestHandler
+from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
+from ..protocol import Limits
+from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
 from .access_log import log_access
-from .connection import BUSY, HANDSHAKE, IDLE, LINGERING, QUEUED, READING_HEAD, Connection
+from .connection import Connection
 from .contract import Scoreboard
 from .pool import ServingPool
 
@@ -39,9 +46,27 @@ TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted
 # One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
 # and one that took a whole burst would serve it alone while the others idle.
 _ACCEPT_BATCH = 1
-_INLINE_BURST = 32  # pipelined requests of one connection answered on the loop in a row
 ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
+_SHED_BATCH = 16  # candidates found per scan of a full worker's connections
+_SHED_REPORT_S = 1.0  # at most one connection_limit_reached line this often
+_CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
+_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+_WATCHED = {State.HANDSHAKE: _READ, State.IDLE: _READ, State.READING_HEAD: _READ,
+            State.READING_BODY: _READ, State.LINGERING: _READ, State.SENDING: _WRITE}
+
+
+def _spooled_body() -> tempfile.SpooledTemporaryFile:
+    return tempfile.SpooledTemporaryFile(max_size=_BODY_IN_MEMORY)
+
+
+def timeouts_from(settings: dict) -> Timeouts:
+    """The connection timeouts of a worker's settings."""
+    t = settings["timeouts"]
+    return Timeouts(keepalive=t["keepalive"], request_head=t["request_head"],
+                    request_body=t["request_body"], request=t["request"], linger=LINGER_S,
+                    retire_idle=t.get("retire_idle", 1.0), min_rate=t.get("min_rate", 500))
 
 
 class ConnectionLoop:
@@ -52,27 +77,32 @@ class ConnectionLoop:
                  tls_contexts: dict | None = None) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
-        self.timeouts = settings["timeouts"]
+        self.timeouts = timeouts_from(settings)
+        self.limits = Limits(**settings["limits"])  # what the handler classes are configured with
         self.max_connections = settings["max_connections"]
         self.max_requests = settings["max_requests"]
         # The stock static handler never waits on anything but the client and the disk:
-        # its short answers are given on this thread (see _serve_inline). User code may wait.
+        # its short answers are given on this thread. User code may wait.
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
         self.make_handler = make_handler
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
-        self.returned: queue.SimpleQueue = queue.SimpleQueue()  # connections threads are done with
+        self.ready: collections.deque[Connection] = collections.deque()  # to answer on the loop
+        self.returned: queue.SimpleQueue = queue.SimpleQueue()  # (connection, closes) from threads
+        self.requests_started = 0
         self.requests_served = 0
-        self._request_numbers = itertools.count(1)  # next() is atomic: threads number requests
         self.accepting = False
         self.accept_paused_until = 0.0
+        self._may_have_room = False
         self.draining = False
-        self.retiring = False  # max_requests reached: answer with Connection: close, then drain
         self.stopped = False
+        self.closed_idle = 0  # kept-alive connections closed idle while retiring
+        self._shed_candidates: list[tuple[float, int, Connection]] = []
+        self._shed_since_report = 0
+        self._shed_reported_at = 0.0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._hand_back_lock = threading.Lock()
+        self.selector.register(self._wake_r, _READ, None)
         self.pool = ServingPool(settings["threads"], self._serve)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -84,17 +114,19 @@ class ConnectionLoop:
         while not self.stopped and not (self.draining and not self.connections):
             # Wait no longer than until the next tick is due: a signal only wakes the select
             # (through the wake-up fd), the tick is what acts on it, so it must come on time.
-            timeout = max(0.0, last_tick + TICK_S - time.monotonic())
+            timeout = 0.0 if self.ready else max(0.0, last_tick + TICK_S - time.monotonic())
             for key, _ in self.selector.select(timeout):
                 try:
                     self._on_ready(key)
                 except Exception as error:
-                    self._drop_after_bug(key, error)
+                    self._drop_after_bug(key.data, error)
             self._take_back_returned()
+            self._serve_ready()
             now = time.monotonic()
             if now - last_tick >= TICK_S:
                 last_tick = now
                 self._expire(now)
+                self._report_shed(now)
                 self.scoreboard.beat(len(self.connections), self.requests_served)
                 on_tick()
 
@@ -106,25 +138,16 @@ class ConnectionLoop:
             pass
 
     def drain(self) -> None:
-        """Stop accepting, close idle keep-alive connections, let requests in flight finish.
+        """Stop accepting and retire every connection: each finishes what it received.
 
-        A connection that has not had its first request yet, or is receiving a request head,
-        is not idle: it is served (with ``Connection: close``) if its head arrives within its
-        timer. Closing it would drop a request the client has sent or is about to send on a
-        connection it has no reason to think stale, and clients retry only on reused ones.
+        What a client has sent, or is sending, is answered (with ``Connection: close``),
+        bytes still in the kernel's receive buffer included; a kept-alive connection is
+        closed once idle ``timeouts.retire_idle``. The loop ends when none is left.
         """
-        with self._hand_back_lock:
-            self.draining = True
+        self.draining = True
         self._stop_accepting(close=True)
-        for conn in list(self.connections):
-            # A kept-alive connection with no byte of a next request; lingering ones end alone.
-            if conn.state == IDLE and conn.requests and not conn.reader.buffered():
-                self._close(conn)
-
-    @property
-    def closing_connections(self) -> bool:
-        """True when responses must end their connection: draining, or max_requests reached."""
-        return self.draining or self.retiring
+        for conn in self.connections:
+            conn.state.retire()
 
     def stop(self) -> None:
         """Leave the loop at once."""
@@ -133,11 +156,13 @@ class ConnectionLoop:
     def close(self, timeout: float) -> None:
         """Cut every connection and end the serving threads, waiting up to ``timeout`` in all.
 
-        A busy connection is only interrupted: its thread may still be in a handler, and
-        the process is about to exit anyway.
+        A connection a thread owns is only interrupted: its thread may still be in a
+        handler, and the process is about to exit anyway.
         """
+        if self.closed_idle:
+            logs.current().events.info("connections_closed_idle", count=self.closed_idle)
         for conn in list(self.connections):
-            if conn.state in (QUEUED, BUSY):
+            if conn.state.state in (State.READY, State.SERVING) and not conn.events:
                 conn.interrupt()
             else:
                 self._close(conn)
@@ -146,27 +171,31 @@ class ConnectionLoop:
     # -- events --------------------------------------------------------------------------------
 
     def _on_ready(self, key: selectors.SelectorKey) -> None:
-        if key.data is None:
+        conn = key.data
+        if conn is None:
             self._drain_wake_pipe()
-        elif isinstance(key.data, Connection):
-            if key.data.state == HANDSHAKE:
-                self._on_handshake(key.data)
-            else:
-                self._on_readable(key.data)
-        else:
+        elif not isinstance(conn, Connection):
             self._accept(key.fileobj)
+        elif conn.state.state == State.HANDSHAKE:
+            self._on_handshake(conn)
+        elif conn.state.state == State.LINGERING:
+            if not conn.drop_input():
+                self._close(conn)
+        elif conn.state.state == State.SENDING:
+            self._send_pending(conn)
+        else:
+            self._on_readable(conn)
 
-    def _drop_after_bug(self, key: selectors.SelectorKey, error: Exception) -> None:
+    def _drop_after_bug(self, conn, error: Exception) -> None:
         """Log an exception met on one connection's event, close that connection, go on.
 
         A bug must cost one client its connection, not every client of the worker theirs.
         An exception on the listener or the wake-up pipe is no connection's: it is raised.
         """
-        conn = key.data
         if not isinstance(conn, Connection):
             raise error
         _log_escaped(conn, error)
-        self._close(conn, registered=True)  # its event came from the selector, whatever its state says
+        self._close(conn)
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -175,12 +204,70 @@ class ConnectionLoop:
         except BlockingIOError:
             pass
 
+    def _on_readable(self, conn: Connection) -> None:
+        state = conn.state
+        try:
+            conn.receive_available(time.monotonic())
+        except OSError:  # reset by the client, or a TLS record that does not decrypt
+            self._close(conn)
+            return
+        if state.awaiting_continue():
+            self._answer_expect_continue(conn)
+        self._follow(conn)
+
+    def _answer_expect_continue(self, conn: Connection) -> None:
+        """Say ``100 Continue`` if the handler will take the body; else serve it without.
+
+        A handler with no ``do_<METHOD>`` gets its 501 before the client sends the body. A
+        handler with its own ``handle_expect_100`` decides itself: it gets the request at
+        once and reads the body from the connection (which then closes after it).
+        """
+        handler = type(conn.handler)
+        takes_body = hasattr(handler, "do_" + conn.state.incoming.line.method)
+        if (takes_body and handler.handle_expect_100 is BaseHTTPRequestHandler.handle_expect_100
+                and handler.protocol_version >= "HTTP/1.1"):
+            try:
+                conn.sock.send(_CONTINUE)  # 25 bytes on an idle socket: taken at once
+            except OSError:
+                pass  # the body's read, or the response, meets the same error
+            conn.state.continue_sent()
+        else:
+            conn.state.deliver_early(time.monotonic())
+
+    def _follow(self, conn: Connection) -> None:
+        """Do what the connection's state asks: watch it, serve it, linger or close it."""
+        state = conn.state.state
+        if state == State.READY:
+            self._watch(conn, 0)
+            self._count_request()
+            if conn.inline_capable:
+                self._serve_on_loop(conn)
+            else:
+                self.pool.submit(conn)
+        elif state == State.CLOSED:
+            self._close(conn)
+        elif state == State.LINGERING:
+            self._linger(conn)
+        else:
+            self._watch(conn, _WATCHED[state])
+
+    def _watch(self, conn: Connection, events: int) -> None:
+        """Register ``conn`` for ``events`` (0: take it out of the selector)."""
+        if events == conn.events:
+            return
+        if not events:
+            self.selector.unregister(conn.sock)
+        elif not conn.events:
+            self.selector.register(conn.sock, events, conn)
+        else:
+            self.selector.modify(conn.sock, events, conn)
+        conn.events = events
+
+    # -- accepting -------------------------------------------------------------------------------
+
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(_ACCEPT_BATCH):
-            if self.retiring:  # about to drain: leave new connections to the other workers
-                self._stop_accepting(close=False)
-                return
-            if len(self.connections) >= self.max_connections:
+            if len(self.connections) >= self.max_connections and not self._shed_one():
                 self._stop_accepting(close=False)
                 return
             try:
@@ -194,225 +281,55 @@ class ConnectionLoop:
                     self._stop_accepting(close=False)
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
                 return  # ECONNABORTED and the like: try again on the next event
-            sock.setblocking(False)
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, address)
-            conn.listener = listener
-            conn.inline_capable = self.serve_inline and listener not in self.tls_contexts
-            if listener in self.tls_contexts:  # the handler comes once the handshake is done
-                conn.enter(HANDSHAKE)
-                self.connections.add(conn)
-                self.selector.register(sock, selectors.EVENT_READ, conn)
-                continue
+            self._add_connection(sock, address, listener)
+
+    def _add_connection(self, sock: socket.socket, address, listener: socket.socket) -> None:
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = listener in self.tls_contexts
+        state = ConnectionState(self.limits, self.timeouts, now=time.monotonic(), tls=tls,
+                                new_body_sink=_spooled_body)
+        conn = Connection(sock, address, listener, state)
+        conn.inline_capable = self.serve_inline and not tls
+        if not tls:  # a TLS connection gets its handler once the handshake is done
             try:
                 conn.handler = self.make_handler(conn, listener)
             except Exception as error:  # the user's handler class cannot even be built
                 _log_escaped(conn, error)
                 conn.close()
-                continue
-            self.connections.add(conn)
-            self.selector.register(sock, selectors.EVENT_READ, conn)
-
-    def _on_readable(self, conn: Connection) -> None:
-        if conn.state == LINGERING:
-            if not conn.drop_input():
-                self._close(conn)
-            return
-        try:
-            alive = conn.reader.fill_available()
-        except OSError:  # reset by the client, or a TLS record that does not decrypt
-            alive = False
-        if not alive:
-            self._close(conn)
-            return
-        if conn.state == IDLE and conn.reader.buffered():
-            conn.enter(READING_HEAD)
-        limits = conn.handler.limits
-        if conn.reader.has_complete_head() or conn.reader.buffered() > limits.max_head_bytes:
-            if conn.inline_capable and self._serve_inline(conn):
                 return
-            self.selector.unregister(conn.sock)
-            self._hand_to_pool(conn)
+        self.connections.add(conn)
+        self._watch(conn, _READ)
 
-    def _on_handshake(self, conn: Connection) -> None:
-        self.selector.unregister(conn.sock)  # the handshake may replace the socket object
-        outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
-        if outcome in (tls_handshake.WANT_READ, tls_handshake.WANT_WRITE):
-            events = selectors.EVENT_READ if outcome == tls_handshake.WANT_READ else selectors.EVENT_WRITE
-            self.selector.register(conn.sock, events, conn)
-        elif outcome == tls_handshake.PLAIN_HTTP:
-            tls_handshake.answer_plain_http(conn)
-            self._linger(conn)
-        elif outcome == tls_handshake.FAILED:
-            self.connections.discard(conn)
-            conn.close()
-        else:
-            self._start_serving_tls(conn)
-
-    def _start_serving_tls(self, conn: Connection) -> None:
-        try:
-            conn.handler = self.make_handler(conn, conn.listener)
-        except Exception as error:  # the user's handler class cannot even be built
-            _log_escaped(conn, error)
-            self.connections.discard(conn)
-            conn.close()
-            return
-        conn.enter(IDLE)
-        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
-        self._on_readable(conn)  # the request may have come with the handshake's last flight
-
-    def _hand_to_pool(self, conn: Connection) -> None:
-        conn.enter(QUEUED)
-        self.pool.submit(conn)
-
-    def _serve_inline(self, conn: Connection) -> bool:
-        """Answer ``conn``'s buffered requests on this thread; False to leave them to a thread.
-
-        A thread costs a hand-over and GIL contention per request, more than a small static
-        answer itself. So a request with no body is answered here, its output only
-        buffered; the handler raises NeedsThread instead of sending a large file or a listing
-        (then the request is put back, unread, for a thread). What the socket does not take
-        at once is sent by a thread too: this loop never waits on a client. After
-        ``_INLINE_BURST`` answers, pipelined requests still buffered go to a thread as well,
-        so one client's burst cannot hold up the others.
-        """
-        reader, writer, handler = conn.reader, conn.writer, conn.handler
-        for _ in range(_INLINE_BURST):
-            if reader.head_may_have_body():  # also when no whole head is buffered
-                break
-            unread = reader.snapshot()
-            conn.enter(BUSY)
-            handler.serving_inline = writer.deferred = True
-            try:
-                keep = self._answer_one(conn)
-            except NeedsThread:
-                reader.restore(unread)
-                return False
-            except Exception as error:  # as in _serve: the connection ends, the worker goes on
-                _log_escaped(conn, error)
-                keep = False
-                writer.discard()
-            finally:
-                handler.serving_inline = writer.deferred = False
-            try:
-                sent_all = writer.send_available()
-            except OSError:  # reset by the client: nothing left to say to it
-                self._close(conn, registered=True)
-                return True
-            if not sent_all:
-                conn.close_after_output = not keep
-                return False  # a thread sends the rest, then serves on or closes
-            if not keep:
-                self.selector.unregister(conn.sock)
-                self._linger(conn)
-                return True
-        if reader.has_complete_head():
-            return False  # a request with a body, or the rest of a burst: a thread takes it
-        conn.enter(READING_HEAD if reader.buffered() else IDLE)
-        return True
-
-    def _take_back_returned(self) -> None:
+    def _shed_one(self) -> bool:
+        """Close the connection waiting longest for a request head; False if none may go."""
+        candidates = self._shed_candidates
         while True:
-            try:
-                conn = self.returned.get_nowait()
-            except queue.Empty:
-                break
-            self._linger(conn)
-        if self.retiring and not self.draining:
-            self.drain()
-        elif (not self.accepting and not self.draining and len(self.connections) < self.max_connections
-              and time.monotonic() >= self.accept_paused_until):
-            self._start_accepting()
-
-    def _expire(self, now: float) -> None:
-        limits = {IDLE: self.timeouts["keepalive"], READING_HEAD: self.timeouts["request_head"],
-                  HANDSHAKE: self.timeouts["request_head"],
-                  QUEUED: 0, BUSY: self.timeouts["request"], LINGERING: LINGER_S}
-        for conn in list(self.connections):
-            limit = limits[conn.state]
-            if not limit or now - conn.since <= limit:
-                continue
-            if conn.state == BUSY:  # the handler's next read or write fails, freeing its thread
-                conn.interrupt()
-            else:
+            if not candidates:
+                candidates[:] = heapq.nsmallest(
+                    _SHED_BATCH,
+                    ((c.state.since, id(c), c) for c in self.connections if c.state.state in SHEDDABLE))
+                candidates.reverse()  # oldest last, popped first
+                if not candidates:
+                    return False
+            since, _, conn = candidates.pop()
+            if conn in self.connections and conn.state.state in SHEDDABLE and conn.state.since == since:
                 self._close(conn)
-
-    # -- in a serving thread -----------------------------------------------------------------
-
-    def _serve(self, conn: Connection, slot: int) -> None:
-        """Run the handler for every request buffered on ``conn``, then hand it back."""
-        keep = False
-        try:
-            conn.sock.settimeout(self.timeouts["request_body"] or None)
-            conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
-            conn.writer.flush()  # what an answer given on the loop left unsent
-            if conn.close_after_output:
-                keep = False
-            elif conn.reader.has_complete_head():
-                keep = self._serve_buffered_requests(conn, slot)
-            else:
-                keep = True
-            if keep:
-                conn.sock.setblocking(False)
-        except OSError:  # the client is gone or too slow
-            keep = False
-        except Exception as error:  # the handler stack answers what it can; anything left ends the connection
-            keep = False
-            _log_escaped(conn, error)
-        finally:
-            self.scoreboard.end_request(slot)
-            self._hand_back(conn, keep)
-
-    def _hand_back(self, conn: Connection, keep: bool) -> None:
-        """Give ``conn`` back to the loop: kept alive, straight into the selector.
-
-        The loop then hears of it only when the next request arrives (no wake-up per
-        request). A connection to close goes through ``returned`` and a wake-up instead, so
-        the loop lingers it and may start accepting again. The lock orders this with
-        ``drain``: a connection re-armed here is either seen by it or sees ``draining``.
-        """
-        with self._hand_back_lock:
-            if keep and not self.closing_connections:
-                conn.enter(IDLE)
-                self.selector.register(conn.sock, selectors.EVENT_READ, conn)
-                return
-        self.returned.put(conn)
-        self.wake()
-
-    def _serve_buffered_requests(self, conn: Connection, slot: int) -> bool:
-        while True:
-            method, target = conn.first_request_line()
-            self.scoreboard.start_request(slot, method, target, conn.client())
-            # The request deadline runs from here, not from the hand-over: time spent queued
-            # for a free thread is not the handler's, and each pipelined request gets its own.
-            conn.enter(BUSY)
-            if not self._answer_one(conn):
-                return False
-            if not conn.reader.has_complete_head():
+                self._shed_since_report += 1
                 return True
 
-    def _answer_one(self, conn: Connection) -> bool:
-        """Run the handler for the next buffered request and log it; True to keep the connection."""
-        handler = conn.handler
-        if self.max_requests and next(self._request_numbers) >= self.max_requests:
-            self.retiring = True  # set before the response head, so it says Connection: close
-        started, written_before = time.monotonic(), conn.writer.bytes_written
-        handler.handle_one_request()
-        conn.writer.flush()  # also what the parser's refusals wrote: no dispatch flushed it
-        conn.requests += 1
-        self.requests_served += 1
-        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
-        handler._forget_request()  # 5,000 idle connections must fit a worker's 40 MiB
-        return not (handler.close_connection or self.closing_connections)
-
-    # -- bookkeeping -------------------------------------------------------------------------
+    def _report_shed(self, now: float) -> None:
+        if self._shed_since_report and now - self._shed_reported_at >= _SHED_REPORT_S:
+            logs.current().events.warning("connection_limit_reached", limit=self.max_connections,
+                                          shed=self._shed_since_report)
+            self._shed_since_report, self._shed_reported_at = 0, now
 
     def _start_accepting(self) -> None:
         if self.accepting or self.draining:
             return
         for listener in self.listeners:
-            self.selector.register(listener, selectors.EVENT_READ, "listener")
+            self.selector.register(listener, _READ, "listener")
         self.accepting = True
 
     def _stop_accepting(self, close: bool) -> None:
@@ -425,12 +342,184 @@ class ConnectionLoop:
                 listener.close()
             self.listeners = []
 
+    # -- TLS -----------------------------------------------------------------------------------
+
+    def _on_handshake(self, conn: Connection) -> None:
+        self._watch(conn, 0)  # the handshake may replace the socket object
+        outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        if outcome in (tls_handshake.WANT_READ, tls_handshake.WANT_WRITE):
+            self._watch(conn, _READ if outcome == tls_handshake.WANT_READ else _WRITE)
+        elif outcome == tls_handshake.PLAIN_HTTP:
+            tls_handshake.answer_plain_http(conn)
+            conn.state.linger(time.monotonic())
+            self._linger(conn)
+        elif outcome == tls_handshake.FAILED:
+            self._close(conn)
+        else:
+            self._start_serving_tls(conn)
+
+    def _start_serving_tls(self, conn: Connection) -> None:
+        try:
+            conn.handler = self.make_handler(conn, conn.listener)
+        except Exception as error:  # the user's handler class cannot even be built
+            _log_escaped(conn, error)
+            self._close(conn)
+            return
+        conn.state.handshake_done(time.monotonic())
+        self._on_readable(conn)  # the request may have come with the handshake's last flight
+
+    # -- answering on the loop -------------------------------------------------------------------
+
+    def _serve_ready(self) -> None:
+        """Answer the pipelined requests queued on the loop, one each, in turn."""
+        for _ in range(len(self.ready)):
+            conn = self.ready.popleft()
+            if conn in self.connections and conn.state.state == State.READY:
+                self._count_request()
+                self._serve_on_loop(conn)
+
+    def _serve_on_loop(self, conn: Connection) -> None:
+        """Answer ``conn``'s ready request on this thread, output only buffered.
+
+        A thread costs a hand-over and GIL contention per request, more than a small static
+        answer itself. The handler calls ``exchange.leave_loop()`` before anything that could
+        wait (a large file, a listing to render): the request, still parsed and received,
+        then goes to a thread. What the socket does not take at once is sent as room comes.
+        """
+        writer, now = conn.writer, time.monotonic()
+        request = conn.state.start_serving(now)
+        writer.deferred = True
+        try:
+            closes = self._answer(conn, Exchange(request, conn.state, conn.reader, on_loop=True))
+        except NeedsThread:
+            writer.discard()
+            conn.state.requeue(time.monotonic())
+            self.pool.submit(conn)
+            return
+        except Exception as error:  # as in _serve: the connection ends, the worker goes on
+            _log_escaped(conn, error)
+            writer.discard()
+            closes = True
+        finally:
+            writer.deferred = False
+        try:
+            all_sent = writer.send_available()
+        except OSError:  # reset by the client: nothing left to say to it
+            self._close(conn)
+            return
+        self._request_done(conn, closes, output_pending=not all_sent)
+
+    def _send_pending(self, conn: Connection) -> None:
+        try:
+            all_sent = conn.writer.send_available()
+        except OSError:
+            self._close(conn)
+            return
+        now = time.monotonic()
+        conn.state.sent(now)
+        if all_sent:
+            conn.state.output_sent(now)
+            self._follow_after_response(conn)
+
+    def _count_request(self) -> None:
+        """Count a request about to be served; the last one ``max_requests`` allows retires the worker.
+
+        Counted here, once, when it leaves READY for its server: before its response head,
+        so that head already says ``Connection: close``.
+        """
+        self.requests_started += 1
+        if self.max_requests and self.requests_started >= self.max_requests and not self.draining:
+            self.drain()
+
+    def _request_done(self, conn: Connection, closes: bool, output_pending: bool = False) -> None:
+        """Follow the verdict on the connection of a request just answered."""
+        self.requests_served += 1
+        self._may_have_room = True
+        conn.state.response_made(closes, output_pending, time.monotonic())
+        self._follow_after_response(conn)
+
+    def _follow_after_response(self, conn: Connection) -> None:
+        if conn.state.state == State.READY and conn.inline_capable:
+            self._watch(conn, 0)
+            self.ready.append(conn)  # pipelined: after the others' turn
+        else:
+            self._follow(conn)
+
+    def _take_back_returned(self) -> None:
+        while True:
+            try:
+                conn, closes = self.returned.get_nowait()
+            except queue.Empty:
+                break
+            if conn.state.state == State.SERVING:
+                self._request_done(conn, closes)
+            else:  # its handler could not even start: it ends here
+                self._close(conn)
+        # A full worker stopped accepting: a connection closed, or one idle now may be shed.
+        if (self._may_have_room and not self.accepting and not self.draining
+                and time.monotonic() >= self.accept_paused_until):
+            self._start_accepting()
+        self._may_have_room = False
+
+    def _expire(self, now: float) -> None:
+        for conn in list(self.connections):
+            state = conn.state
+            if not state.expired(now):
+                continue
+            if state.state == State.SERVING:  # the handler's next read or write fails, freeing its thread
+                conn.interrupt()
+                continue
+            if state.state == State.IDLE and state.retiring:
+                self.closed_idle += 1
+            self._close(conn)
+
+    # -- in a serving thread -----------------------------------------------------------------
+
+    def _serve(self, conn: Connection, slot: int) -> None:
+        """Run the handler for ``conn``'s ready request, then hand the connection back."""
+        closes = True
+        try:
+            # The request deadline runs from here, not from the hand-over: time spent queued
+            # for a free thread is not the handler's.
+            request = conn.state.start_serving(time.monotonic())
+            method, target = conn.request_summary()
+            self.scoreboard.start_request(slot, method, target, conn.client())
+            conn.sock.settimeout(self.timeouts.request_body or None)
+            conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
+            closes = self._answer(conn, Exchange(request, conn.state, conn.reader))
+            conn.sock.setblocking(False)
+        except OSError:  # the client is gone or too slow
+            closes = True
+        except Exception as error:  # the handler stack answers what it can; anything left ends the connection
+            closes = True
+            _log_escaped(conn, error)
+        finally:
+            self.scoreboard.end_request(slot)
+            self.returned.put((conn, closes))
+            self.wake()
+
+    def _answer(self, conn: Connection, exchange: Exchange) -> bool:
+        """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
+        handler = conn.handler
+        started, written_before = time.monotonic(), conn.writer.bytes_written
+        handler.exchange = exchange
+        try:
+            handler.handle_one_request()
+            conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
+        finally:
+            handler.exchange = None
+        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
+        handler._forget_request()  # idle connections must stay small
+        return handler.close_connection
+
+    # -- closing -------------------------------------------------------------------------------
+
     def _linger(self, conn: Connection) -> None:
-        """Close ``conn``, back from a thread, without losing its last response to a reset.
+        """Close ``conn`` without losing its last response to a reset.
 
         Shuts down our sending side (the client reads the response, then end of input),
-        then parks the connection in the selector: ``_on_readable`` drops what arrives and
-        closes at the client's end of input, ``_expire`` after ``LINGER_S``. No thread waits.
+        then watches it: ``_on_ready`` drops what arrives and closes at the client's end of
+        input, ``_expire`` after the linger time. No thread waits.
         """
         try:
             conn.sock.setblocking(False)
@@ -440,20 +529,19 @@ class ConnectionLoop:
         except OSError:  # already reset or interrupted: nothing left to deliver
             self._close(conn)
             return
-        conn.enter(LINGERING)
-        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        self._watch(conn, _READ)
 
-    def _close(self, conn: Connection, registered: bool | None = None) -> None:
-        """Close ``conn`` and forget it, out of the selector first if ``registered`` (by default:
-        unless the loop handed it over, and unregistered it then)."""
-        if registered is None:
-            registered = conn.state not in (QUEUED, BUSY)
-        if registered:
+    def _close(self, conn: Connection) -> None:
+        """Close ``conn`` and forget it."""
+        if conn.events:
             try:
                 self.selector.unregister(conn.sock)
             except (KeyError, ValueError):
                 pass
+            conn.events = 0
+        conn.state.close(time.monotonic())
         self.connections.discard(conn)
+        self._may_have_room = True
         conn.close()
 
 

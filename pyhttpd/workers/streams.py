@@ -1,14 +1,13 @@
-"""The ``rfile`` and ``wfile`` of a connection served by a worker.
+"""The raw input and the ``wfile`` of a connection served by a worker.
 
-``ConnectionReader`` keeps its own buffer so that the event loop can fill it without
-blocking (``fill_available``) and see whether a whole request head has arrived
-(``has_complete_head``) before a pool thread is tied to the connection; the thread then
-reads from the same buffer with blocking, time-limited reads. The two never use it at once:
-a connection is owned by the loop or by one thread. ``ConnectionWriter`` gathers a
-response's small writes into one ``send`` and offers ``sendfile`` in bounded steps, calling
-``on_progress`` after each, so a long download keeps the worker's heartbeat alive. While
-``deferred`` (an answer given on the event loop) it only buffers; the loop then sends with
-``send_available``, which never waits.
+The event loop receives a connection's bytes itself and feeds them to its
+``ConnectionState``, which keeps what no request has consumed yet in its ``buffer``.
+``ConnectionReader`` is the rare blocking way in, for a serving thread: it reads that same
+buffer first, then the socket (after a 101 Switching Protocols, or a body a handler reads
+itself). ``ConnectionWriter`` gathers a response's small writes into one ``send`` and
+offers ``sendfile`` in bounded steps, calling ``on_progress`` after each, so a long
+download keeps the worker's heartbeat alive. While ``deferred`` (an answer given on the
+event loop) it only buffers; the loop then sends with ``send_available``, which never waits.
 """
 
 import errno
@@ -32,71 +31,22 @@ def _no_progress() -> None:
     pass
 
 
-def _nothing_pending() -> int:
-    return 0
-
-
 class ConnectionReader(io.BufferedIOBase):
-    """Buffered input from a connection's socket. ``on_progress`` runs after each receive."""
+    """Blocking input from a connection for a serving thread: ``buffer``, then the socket.
 
-    def __init__(self, sock: socket.socket, on_progress: Callable[[], None] = _no_progress) -> None:
+    ``buffer`` is the connection state's (shared, not copied); the thread owns the
+    connection while it reads, so nothing else touches either.
+    """
+
+    def __init__(self, sock: socket.socket, buffer: bytearray,
+                 on_progress: Callable[[], None] = _no_progress) -> None:
         self._sock = sock
-        self._buffer = bytearray()
+        self._buffer = buffer
         self._eof = False
         self.on_progress = on_progress
 
     def readable(self) -> bool:
         return True
-
-    def buffered(self) -> int:
-        """Bytes received and not yet read."""
-        return len(self._buffer)
-
-    def fill_available(self) -> bool:
-        """Receive what the (non-blocking) socket has; False once the peer closed."""
-        pending = getattr(self._sock, "pending", _nothing_pending)
-        while True:
-            try:
-                data = self._sock.recv(_RECV_SIZE)
-            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return True
-            if not data:
-                self._eof = True
-                return False
-            self._buffer += data
-            # TLS may hold decrypted bytes that the socket's readiness no longer announces
-            if not pending():
-                return True
-
-    def has_complete_head(self) -> bool:
-        """True if the buffer holds a request line and fields up to the empty line."""
-        return self._head_end() >= 0
-
-    def head_may_have_body(self) -> bool:
-        """True unless the buffered head is complete and has neither Content-Length nor
-        Transfer-Encoding: reading the request then needs no byte beyond the buffer."""
-        end = self._head_end()
-        if end < 0:
-            return True
-        head = bytes(self._buffer[:end]).lower()
-        return b"\ncontent-length" in head or b"\ntransfer-encoding" in head
-
-    def snapshot(self) -> bytes:
-        """What is buffered, for ``restore`` if the request must be read again."""
-        return bytes(self._buffer)
-
-    def restore(self, snapshot: bytes) -> None:
-        """Put back what ``snapshot`` returned: the next read starts there again."""
-        self._buffer = bytearray(snapshot)
-
-    def _head_end(self) -> int:
-        """Where the first buffered head's final empty line starts, or -1 if incomplete."""
-        buffer = self._buffer
-        start = 0
-        while buffer.startswith(b"\r\n", start) or buffer.startswith(b"\n", start):
-            start += 2 if buffer[start] == 13 else 1  # RFC 9112 2.2: empty lines before a request
-        ends = [end for end in (buffer.find(b"\n\r\n", start), buffer.find(b"\n\n", start)) if end >= 0]
-        return min(ends) if ends else -1
 
     def _receive(self) -> bool:
         """One blocking receive into the buffer; False at end of input."""

@@ -14,8 +14,9 @@ import time
 import setproctitle
 
 from .. import logs
+from ..protocol.connection_state import State
 from ..tls import context_from_fd
-from .connection import BUSY, Connection
+from .connection import Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import configure, driven, load_handler
@@ -40,7 +41,7 @@ def tls_context_for(listener: ListenerSpec):
 class WorkerServer:
     """What a handler sees as ``self.server`` inside a worker: one per listener."""
 
-    def __init__(self, listener: socket.socket, loop_state) -> None:
+    def __init__(self, listener: socket.socket) -> None:
         self.socket = listener
         self.server_address = listener.getsockname()
         if listener.family in (socket.AF_INET, socket.AF_INET6):
@@ -48,13 +49,7 @@ class WorkerServer:
             self.server_name = socket.gethostname() if host in ("0.0.0.0", "::") else host
         else:
             self.server_name, self.server_port = socket.gethostname(), ""
-        self._loop_state = loop_state
         self._connecting: Connection | None = None
-
-    @property
-    def draining(self) -> bool:
-        """True while responses must carry ``Connection: close``: stopping, or max_requests served."""
-        return self._loop_state.closing_connections
 
     def streams_for(self, sock: socket.socket):
         """(rfile, wfile) of the connection whose handler is being created."""
@@ -134,7 +129,7 @@ class Worker:
                 tls_contexts[listener] = tls_context_for(item)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
                                    tls_contexts)
-        self.servers = {listener: WorkerServer(listener, self.loop) for listener in listeners}
+        self.servers = {listener: WorkerServer(listener) for listener in listeners}
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _make_handler(self, conn: Connection, listener: socket.socket):
@@ -172,7 +167,7 @@ class Worker:
             self.loop.drain()
 
     def _refresh_title(self) -> None:
-        busy = sum(1 for conn in self.loop.connections if conn.state == BUSY)
+        busy = sum(1 for conn in self.loop.connections if conn.state.state == State.SERVING)
         if self.loop.draining:
             self._set_title(f"draining {busy}")
         else:

@@ -180,3 +180,22 @@ def get(port: int, path: str = "/", timeout: float = 5.0, host: str = "127.0.0.1
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
+
+
+def static_config(path, site, header: str, extra: str = "") -> str:
+    """The built-in static handler over ``site``, adding ``X-Generation: header`` to 200s."""
+    return write_config(path, f"""
+workers = 2
+threads = 4
+directory = "{site}"
+name = "r"
+response_headers = [["X-Generation", "{header}"]]
+{extra}
+[[listen]]
+address = "127.0.0.1:0"
+[logs]
+access_log = "off"
+[timeouts]
+worker_ready = 10
+graceful = 10
+""")

@@ -5,27 +5,8 @@ import socket
 import time
 
 import pytest
-from master_harness import get, write_config
+from master_harness import get, static_config
 from support.load import RequestStream
-
-
-def static_config(path, site, header: str, extra: str = "") -> str:
-    """The built-in static handler over ``site``, adding ``X-Generation: header`` to 200s."""
-    return write_config(path, f"""
-workers = 2
-threads = 4
-directory = "{site}"
-name = "r"
-response_headers = [["X-Generation", "{header}"]]
-{extra}
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-[timeouts]
-worker_ready = 10
-graceful = 10
-""")
 
 
 def generation_header(port: int) -> str | None:

@@ -97,7 +97,8 @@ def test_worker_settings_has_exactly_the_contract_keys(tmp_path):
     assert settings["handler"] is None and settings["directory"] == str(tmp_path)
     assert settings["response_headers"] == [["X-A", "1"]]
     assert 100 <= settings["max_requests"] <= 110
-    assert set(settings["timeouts"]) == {"keepalive", "request_head", "request_body", "request", "graceful"}
+    assert set(settings["timeouts"]) == {"keepalive", "request_head", "request_body", "request", "graceful",
+                                         "retire_idle", "min_rate"}
     assert set(settings["limits"]) == {f.name for f in fields(Limits)}
     assert settings["name"] == "web"
     assert set(settings["logs"]) == {"access_log", "error_log", "level"}

@@ -39,3 +39,46 @@ class RequestStream:
     def failures(self) -> list[tuple[float, float, object]]:
         """The results whose outcome is an error."""
         return [result for result in self.results if isinstance(result[2], BaseException)]
+
+
+class KeepAliveClients:
+    """``clients`` threads, each sending GET ``path`` over one reused ``http.client`` connection.
+
+    As a real client does without retries: a request that fails is counted as failed (with
+    its exception), and only then is a new connection opened. Loops end within ``timeout``
+    after ``stop``; ``ok`` counts the 200s.
+    """
+
+    def __init__(self, port: int, path: str, clients: int, timeout: float = 10.0) -> None:
+        self.port, self.path, self.timeout = port, path, timeout
+        self.ok = 0
+        self.failures: list[BaseException | int] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        while not self._stop.is_set():
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException) as error:
+                self.failures.append(error)
+                conn.close()
+                continue
+            if response.status == 200:
+                self.ok += 1  # one thread per counter update at a time is not guaranteed: see total
+            else:
+                self.failures.append(response.status)
+        conn.close()
+
+    def stop(self) -> None:
+        """Stop the clients and wait for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)

@@ -54,25 +54,46 @@ def test_idle_and_half_sent_connections_do_not_starve_a_normal_client(spawn_work
     print(f"\nnormal client beside 500 idle + 50 half-head connections: {elapsed * 1000:.1f} ms")
 
 
-def test_connection_cap_stops_accepting_and_resumes_when_one_closes(spawn_worker):
+def test_a_full_worker_sheds_its_longest_idle_connection_for_a_new_one(spawn_worker):
     worker = spawn_worker(max_connections=3, timeouts={"keepalive": 30})
     held = _open_many(worker.port, 3)
-    waiting = None
     try:
-        for sock in held:  # each one served once: all three are accepted and held
+        for sock in held:  # each one served once: all three are accepted, kept alive, idle
             sock.sendall(request_bytes("GET", "/held"))
             with sock.makefile("rb") as rfile:
                 assert read_response(rfile).status == 200
-        waiting = connect(worker.port)  # the kernel completes the handshake: it waits in the backlog
-        waiting.sendall(request_bytes("GET", "/waiting", {"Connection": "close"}))
-        assert not readable_within(waiting, 1.0), "a 4th connection was served past max_connections=3"
-        assert worker.scoreboard.counters()[1] == 3
-        held.pop().close()
-        assert readable_within(waiting, 2.0), "accepting did not resume after a connection closed"
-        with waiting.makefile("rb") as rfile:
-            assert read_response(rfile).body == b"/waiting"
+        response = get(worker.port, "/new", timeout=3)
+        assert (response.status, response.body) == (200, b"/new")
+        # The one idle longest made room; the two others still serve.
+        assert closed_within(held[0], 2.0)
+        for sock in held[1:]:
+            sock.sendall(request_bytes("GET", "/still"))
+            with sock.makefile("rb") as rfile:
+                assert read_response(rfile).body == b"/still"
     finally:
-        for sock in held + [waiting]:
+        for sock in held:
+            sock.close()
+    assert wait_until(lambda: '"connection_limit_reached"' in worker.stderr(), 3), worker.stderr()
+    line = next(x for x in worker.stderr().splitlines() if '"connection_limit_reached"' in x)
+    assert '"shed":1' in line and '"limit":3' in line
+
+
+def test_a_full_worker_with_nothing_to_shed_stops_accepting_until_one_closes(spawn_worker):
+    worker = spawn_worker(max_connections=2, threads=2)
+    busy = _open_many(worker.port, 2)
+    waiting = None
+    try:
+        for sock in busy:  # both connections have a request in a handler: none may be shed
+            sock.sendall(request_bytes("GET", "/slow?s=3"))
+        assert wait_until(lambda: len(worker.busy_slots()) == 2, 3)
+        waiting = connect(worker.port)  # the kernel completes the handshake: it waits in the backlog
+        waiting.sendall(request_bytes("GET", "/slow?s=0", {"Connection": "close"}))
+        assert not readable_within(waiting, 1.0), "a 3rd connection was served past max_connections=2"
+        assert readable_within(waiting, 5.0), "accepting did not resume after the busy ones finished"
+        with waiting.makefile("rb") as rfile:
+            assert read_response(rfile).status == 200
+    finally:
+        for sock in busy + [waiting]:
             if sock is not None:
                 sock.close()
 
