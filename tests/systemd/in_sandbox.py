@@ -113,12 +113,15 @@ def curl_code(url: str = f"http://127.0.0.1:{PORT}/") -> str:
 
 
 class Stream:
-    """Clients sending GET / on fresh connections, back to back, until ``stop``: every
-    response must be a 200 (a refused or failed request is recorded)."""
+    """Clients sending GET / back to back until ``stop``: every response must be a 200 (a
+    refused or failed request is recorded). With ``keep_alive`` each client reuses one
+    connection and never retries, as http.client and requests do: a request lost when a
+    worker retires is a failure; without it each request has a fresh connection."""
 
-    def __init__(self, clients: int = 4) -> None:
+    def __init__(self, clients: int = 4, keep_alive: bool = False) -> None:
         self.results: list[tuple[float, object]] = []
         self.markers: list[str] = []
+        self.keep_alive = keep_alive
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
@@ -132,17 +135,26 @@ class Stream:
         self.stop()
 
     def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15.0)
         while not self._stop.is_set():
             at = time.monotonic()
             try:
-                status, headers, _ = get(timeout=15.0)
-                outcome: object = status
-                marker = headers.get("x-config", "")
+                if self.keep_alive:
+                    conn.request("GET", "/")
+                    response = conn.getresponse()
+                    response.read()
+                    outcome: object = response.status
+                    marker = response.getheader("x-config", "")
+                else:
+                    status, headers, _ = get(timeout=15.0)
+                    outcome, marker = status, headers.get("x-config", "")
             except (OSError, http.client.HTTPException) as error:
                 outcome, marker = f"{type(error).__name__}: {error}", ""
+                conn.close()  # the next request opens a new connection; this one is not retried
             with self._lock:
                 self.results.append((at, outcome))
                 self.markers.append(marker)
+        conn.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -276,7 +288,7 @@ def scenario_main(s: Scenario) -> None:
 
     def reload_ok() -> str:
         write_config(marker="v2")
-        with Stream() as stream:
+        with Stream(clients=20, keep_alive=True) as stream:
             time.sleep(0.3)
             started = time.monotonic()
             done = run("systemctl", "reload", "pyhttpd", ok=False, timeout=60)
@@ -420,7 +432,7 @@ def scenario_idle(s: Scenario) -> None:
 def _restart_under_stream(s: Scenario, label: str) -> None:
     def restart() -> str:
         before = prop("pyhttpd.service", "MainPID")
-        with Stream() as stream:
+        with Stream(clients=20, keep_alive=True) as stream:
             time.sleep(0.5)
             run("systemctl", "restart", "pyhttpd", timeout=60)
             after = prop("pyhttpd.service", "MainPID")
