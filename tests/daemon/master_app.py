@@ -1,7 +1,8 @@
 """The handler the master tests run in real workers.
 
 GET /anything answers {"pid": worker pid, "path": ...}; /sleep?s=N answers after N seconds;
-/forever never answers (a hung request, for the liveness timeout).
+/forever never answers (a hung request, for the liveness timeout). POST reads the body and
+answers its length.
 """
 
 import json
@@ -25,6 +26,14 @@ class App(BaseHTTPRequestHandler):
         body = json.dumps({"pid": os.getpid(), "path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        length = len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        body = json.dumps({"pid": os.getpid(), "received": length}).encode()
+        self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
