@@ -301,10 +301,15 @@ class ConnectionState:
         """The loop answered ``100 Continue``: the body may come now."""
         self._reading.request.expects_continue = False
 
-    def deliver_early(self, now: float) -> Request:
-        """Serve the request being read before its body (to refuse it unread); READING_BODY -> READY."""
+    def deliver_early(self, now: float, handler_continues: bool) -> Request:
+        """Serve the request being read before its body; READING_BODY -> READY.
+
+        ``handler_continues``: the handler answers the ``Expect: 100-continue`` itself (and
+        then reads the body); otherwise it refuses the request unread.
+        """
         request = self._reading.request
         request.body_complete = False
+        request.expects_continue = handler_continues
         self._ready(now)
         return request
 

@@ -232,7 +232,7 @@ class ConnectionLoop:
                 pass  # the body's read, or the response, meets the same error
             conn.state.continue_sent()
         else:
-            conn.state.deliver_early(time.monotonic())
+            conn.state.deliver_early(time.monotonic(), handler_continues=takes_body)
 
     def _follow(self, conn: Connection) -> None:
         """Do what the connection's state asks: watch it, serve it, linger or close it."""

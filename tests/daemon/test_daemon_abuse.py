@@ -80,7 +80,8 @@ def thread_counts(pids) -> list[int]:
     counts = []
     for pid in pids:
         status = Path(f"/proc/{pid}/status").read_text()
-        counts.append(int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1]))
+        line = next(line for line in status.splitlines() if line.startswith("Threads:"))
+        counts.append(int(line.split()[1]))
     return counts
 
 

@@ -156,8 +156,9 @@ def test_a_request_expecting_100_waits_for_the_loop_to_answer_it():
 def test_a_request_expecting_100_can_be_served_before_its_body_and_then_closes():
     conn = machine()
     conn.receive(post(b"", b"Expect: 100-continue").replace(b"Length: 0", b"Length: 3"), 1.0)
-    request = conn.deliver_early(1.5)
+    request = conn.deliver_early(1.5, handler_continues=False)
     assert conn.state == State.READY and not request.body_complete and conn.must_close
+    assert not request.expects_continue  # refused unread: no 100 for a body nobody reads
     assert served(conn) == State.LINGERING
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from support.polling import wait_until
-from worker_client import closed_within, connect, get, read_response, request_bytes
+from worker_client import closed_within, connect, get, read_response, readable_within, request_bytes
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(worker):
@@ -196,3 +196,81 @@ def test_wrk_load_without_errors(worker):
     assert result.returncode == 0
     assert "Non-2xx" not in result.stdout
     assert "Socket errors" not in result.stdout
+
+
+# -- the loop takes in whole requests -------------------------------------------------------------
+
+def _continue_then_response(sock, rfile, body: bytes):
+    """Wait for the interim 100, send ``body``, read the final response."""
+    interim = read_response(rfile)
+    assert interim.status == 100
+    sock.sendall(body)
+    return read_response(rfile)
+
+
+def test_expect_100_continue_is_answered_before_the_body_and_the_body_arrives(worker):
+    body = b"b" * 5000
+    head = request_bytes("POST", "/echo", {"Expect": "100-continue"}, body=body)[: -len(body)]
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(head)
+        response = _continue_then_response(sock, rfile, body)
+        assert (response.status, response.body) == (200, body)
+        sock.sendall(request_bytes("GET", "/after"))  # the connection goes on
+        assert read_response(rfile).body == b"/after"
+
+
+def test_expect_100_continue_without_a_do_method_gets_its_501_before_the_body(worker):
+    head = request_bytes("PUT", "/x", {"Expect": "100-continue", "Content-Length": "1000000"})
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(head)
+        assert readable_within(sock, 3.0), "no answer without the body"
+        response = read_response(rfile)
+        assert response.status == 501 and response.header("Connection") == "close"
+
+
+def test_a_body_larger_than_memory_holds_is_taken_in_whole_and_read_back(spawn_worker):
+    worker = spawn_worker(limits={"max_body_bytes": 4 << 20})
+    body = bytes(range(256)) * 12_000  # ~3 MiB: spilled to a temporary file by the loop
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(request_bytes("POST", "/echo", body=body))
+        response = read_response(rfile)
+    assert response.status == 200 and response.body == body
+
+
+def test_a_chunked_body_reaches_the_handler_decoded(worker):
+    chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    head = (b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: text/plain\r\n\r\n")
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(head + chunked)
+        response = read_response(rfile)
+    # ProbeHandler reads Content-Length bytes; a chunked request has none, so it reads 0:
+    # the body is still consumed exactly, and the next request is served.
+    assert response.status == 200
+
+
+def test_an_http_0_9_request_is_refused_at_once(spawn_worker):
+    worker = spawn_worker(handler=None)
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(b"GET /\r\n")
+        assert readable_within(sock, 2.0), "no answer to an HTTP/0.9 request"
+        assert read_response(rfile).status == 400
+
+
+def test_pipelined_200_404_200_are_all_answered_on_one_connection(spawn_worker):
+    worker = spawn_worker(handler=None)  # the static handler: the 404 is send_error's
+    requests = b"".join(request_bytes("GET", path) for path in ("/hello.txt", "/missing", "/hello.txt"))
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(requests)
+        statuses = [read_response(rfile) for _ in range(3)]
+    assert [r.status for r in statuses] == [200, 404, 200]
+    assert statuses[1].header("Connection") is None  # a 404 to a request read whole keeps it
+
+
+def test_a_handler_with_its_own_handle_expect_100_decides_before_the_body(spawn_worker):
+    worker = spawn_worker(handler="worker_handlers:ExpectRefuser")
+    head = request_bytes("POST", "/echo", {"Expect": "100-continue", "Content-Length": "1000000"})
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(head)
+        assert readable_within(sock, 3.0), "no answer without the body"
+        assert read_response(rfile).status == 417

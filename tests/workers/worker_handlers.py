@@ -52,5 +52,13 @@ class ProbeHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class ExpectRefuser(ProbeHandler):
+    """Refuses every ``Expect: 100-continue`` with 417, as its own ``handle_expect_100`` says."""
+
+    def handle_expect_100(self) -> bool:
+        self.send_error(417)
+        return False
+
+
 class NotAHandler:
     """Importable, but not a request handler."""
