@@ -17,7 +17,7 @@ from http import HTTPStatus
 
 from .conditional import evaluate_preconditions, if_range_allows, is_not_modified_since, strong_etag
 from .encodings import SIBLINGS, choose_coding
-from .file_body import SMALL_BODY_BYTES, FileSpans, open_regular_file
+from .file_body import FileSpans, open_regular_file
 from .mimetypes_map import with_charset
 from .ranges import (
     UNSATISFIABLE,
@@ -143,12 +143,6 @@ class FileResponder:
             code = HTTPStatus.PARTIAL_CONTENT
             body = FileSpans(source, multipart_layout(spans, size, content_type, boundary))
             framing = [("Content-Type", f"multipart/byteranges; boundary={boundary}")]
-        if self.exchange is not None and self.command != "HEAD" and body.length > SMALL_BODY_BYTES:
-            try:
-                self.exchange.leave_loop()  # sendfile may wait for the client: not on the event loop
-            except BaseException:
-                body.close()
-                raise
         self._send_head(code, [*framing, ("Content-Length", str(body.length)), *metadata, *own])
         self._content_length = body.length
         return body

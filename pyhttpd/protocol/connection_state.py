@@ -125,6 +125,11 @@ class ConnectionState:
     included); a serving thread that reads past a request (after a 101) reads it first.
     """
 
+    # A worker holds thousands of idle connections: no per-instance dict.
+    __slots__ = ("limits", "timeouts", "strict", "new_body_sink", "buffer", "state", "since",
+                 "progress_at", "received_in_state", "requests", "retiring", "eof", "request",
+                 "request_closes", "_reading")
+
     def __init__(self, limits: Limits, timeouts: Timeouts, *, strict: bool = True, now: float,
                  tls: bool = False, new_body_sink: Callable[[], Any] | None = None) -> None:
         self.limits = limits

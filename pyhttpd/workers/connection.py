@@ -24,6 +24,10 @@ class Connection:
     for (0: not in the selector, owned by a serving thread or being closed).
     """
 
+    # A worker holds thousands of idle connections: no per-instance dict.
+    __slots__ = ("sock", "address", "listener", "state", "reader", "writer", "handler", "events",
+                 "inline_capable", "log_peer", "__weakref__")
+
     def __init__(self, sock: socket.socket, address, listener: socket.socket, state: ConnectionState) -> None:
         self.sock = sock
         self.address = address
@@ -108,7 +112,8 @@ class Connection:
             return False
 
     def close(self) -> None:
-        """Shut down and close the socket; never raises."""
+        """Shut down and close the socket, dropping unsent output; never raises."""
+        self.writer.discard()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -100,35 +100,103 @@ class ConnectionReader(io.BufferedIOBase):
         return len(data)
 
 
+class _FileSpan:
+    """``count`` bytes of a file from ``offset``, queued for the event loop to send; owns ``fd``."""
+
+    def __init__(self, file, offset: int, count: int) -> None:
+        self.fd = os.dup(file.fileno())  # the handler closes its file once it has "sent" it
+        self.offset, self.count = offset, count
+
+
 class ConnectionWriter(io.BufferedIOBase):
-    """Buffered output to a connection's socket; ``bytes_sent`` counts what left."""
+    """Buffered output to a connection's socket; ``bytes_sent`` counts what left.
+
+    While ``deferred``, nothing is sent: bytes are buffered and file spans queued (by
+    duplicated descriptor), in order, for ``send_available`` to send without blocking.
+    """
 
     def __init__(self, sock: socket.socket, on_progress: Callable[[], None] = _no_progress) -> None:
         self._sock = sock
         self._buffer = bytearray()
+        self._queued: list[bytes | _FileSpan] = []  # before _buffer; a list: idle ones must stay small
+        self._queued_bytes = 0
         self.bytes_sent = 0
         self.on_progress = on_progress
         self.deferred = False  # only buffer: the event loop sends with send_available()
 
     @property
     def bytes_written(self) -> int:
-        """Bytes sent plus bytes buffered to send."""
-        return self.bytes_sent + len(self._buffer)
+        """Bytes sent plus bytes buffered or queued to send."""
+        return self.bytes_sent + self._queued_bytes + len(self._buffer)
 
     def discard(self) -> None:
-        """Drop what is buffered (an answer that failed half-way is not sent)."""
+        """Drop what is buffered or queued (an answer that failed half-way is not sent)."""
         self._buffer = bytearray()
+        for item in self._queued:
+            if isinstance(item, _FileSpan):
+                os.close(item.fd)
+        self._queued = []
+        self._queued_bytes = 0
 
     def send_available(self) -> bool:
-        """Send what is buffered as far as the socket takes it now; True if nothing is left."""
+        """Send what is queued and buffered as far as the socket takes it now; True if all left.
+
+        Raises OSError for a reset, and for a queued file that ended early (it shrank: the
+        response cannot be completed, the connection must close).
+        """
+        queued = self._queued
+        while queued:
+            item = queued[0]
+            if isinstance(item, _FileSpan):
+                if self._send_span_now(item) is None:
+                    return False
+                if item.count:
+                    continue
+                os.close(item.fd)
+            else:
+                sent = self._send_now(item)
+                if sent is None:
+                    return False
+                self._queued_bytes -= sent
+                if sent < len(item):
+                    queued[0] = item[sent:]
+                    continue
+            del queued[0]
         while self._buffer:
-            try:
-                sent = self._sock.send(self._buffer)
-            except (BlockingIOError, InterruptedError):
+            sent = self._send_now(self._buffer)
+            if sent is None:
                 return False
             del self._buffer[:sent]
-            self.bytes_sent += sent
         return True
+
+    def _send_now(self, data) -> int | None:
+        """One non-blocking send, counted; None if the socket has no room."""
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return None
+        self.bytes_sent += sent
+        return sent
+
+    def _send_span_now(self, span: _FileSpan) -> int | None:
+        """One non-blocking sendfile of ``span``'s next bytes, counted; None if no room."""
+        try:
+            sent = os.sendfile(self._sock.fileno(), span.fd, span.offset, span.count)
+            self.bytes_sent += sent
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as error:
+            if error.errno not in _NO_SENDFILE:
+                raise
+            sent = self._send_now(os.pread(span.fd, min(span.count, _RECV_SIZE), span.offset))
+            if sent is None:
+                return None
+        if not sent:
+            raise OSError(errno.EIO, "the file ended before its announced length")
+        span.offset += sent
+        span.count -= sent
+        self._queued_bytes -= sent
+        return sent
 
     def writable(self) -> bool:
         return True
@@ -173,6 +241,8 @@ class ConnectionWriter(io.BufferedIOBase):
             self._buffer += data
             file.seek(offset + len(data))
             return len(data)
+        if self.deferred:
+            return self._queue_span(file, offset, count)
         self.flush()
         total = 0
         while count is None or total < count:
@@ -185,6 +255,20 @@ class ConnectionWriter(io.BufferedIOBase):
             self.on_progress()
         file.seek(offset + total)
         return total
+
+    def _queue_span(self, file, offset: int, count: int | None) -> int:
+        """Queue a file span for ``send_available`` (on the event loop): nothing waits here."""
+        if count is None:
+            count = max(0, os.fstat(file.fileno()).st_size - offset)
+        if self._buffer:
+            self._queued.append(bytes(self._buffer))
+            self._queued_bytes += len(self._buffer)
+            self._buffer = bytearray()
+        if count:
+            self._queued.append(_FileSpan(file, offset, count))
+            self._queued_bytes += count
+        file.seek(offset + count)
+        return count
 
     def _send_span(self, file, offset: int, count: int) -> int:
         """One ``os.sendfile`` call (waiting for room within the socket's timeout)."""

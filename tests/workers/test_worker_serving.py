@@ -97,35 +97,53 @@ def test_scoreboard_shows_the_busy_slot_and_the_heartbeat_advances(worker):
     assert wait_until(lambda: worker.scoreboard.counters()[0] == 1, 1.0)  # requests_served
 
 
-def test_large_file_goes_out_by_sendfile_with_progress_stamps(spawn_worker, site):
-    content = os.urandom(10 * 1024 * 1024)
-    (site / "big.bin").write_bytes(content)
-    worker = spawn_worker(handler=None)  # the built-in static handler
-    progress: set[float] = set()
+def _download_slowly(worker, size: int, on_chunk) -> bytes:
+    """GET /big.bin reading slowly (a small receive buffer, pauses); returns the body's sha256."""
     digest = hashlib.sha256()
     with connect(worker.port, rcvbuf=64 * 1024) as sock, sock.makefile("rb") as rfile:
         sock.sendall(request_bytes("GET", "/big.bin"))
-        response_head_seen = False
-        received = 0
-        started = time.monotonic()
-        while received < len(content) and time.monotonic() - started < 10:
-            if not response_head_seen:
-                line = rfile.readline()
-                assert line.startswith(b"HTTP/1.1 200")
-                while rfile.readline() not in (b"\r\n", b""):
-                    pass
-                response_head_seen = True
-            chunk = rfile.read(min(256 * 1024, len(content) - received))
+        assert rfile.readline().startswith(b"HTTP/1.1 200")
+        while rfile.readline() not in (b"\r\n", b""):
+            pass
+        received, started = 0, time.monotonic()
+        while received < size and time.monotonic() - started < 10:
+            chunk = rfile.read(min(256 * 1024, size - received))
             if not chunk:
                 break
             digest.update(chunk)
             received += len(chunk)
-            progress.update(slot.last_progress for slot in worker.busy_slots())
-            time.sleep(0.02)  # a slow reader: the 4 MiB sendfile steps cannot all finish at once
-    print(f"\n10 MiB read slowly in {time.monotonic() - started:.2f} s; "
-          f"{len(progress)} distinct last_progress stamps seen")
-    assert received == len(content)
-    assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
+            on_chunk()
+            time.sleep(0.02)  # a slow reader: the file cannot all go at once
+    assert received == size
+    return digest.hexdigest()
+
+
+def test_the_static_handler_sends_a_large_file_from_the_loop_without_a_thread(spawn_worker, site):
+    content = os.urandom(10 * 1024 * 1024)
+    (site / "big.bin").write_bytes(content)
+    worker = spawn_worker(handler=None)  # the built-in static handler
+    busy, heartbeats = [], set()
+
+    def look() -> None:
+        busy.append(len(worker.busy_slots()))
+        heartbeats.add(worker.scoreboard.loop_heartbeat())
+
+    digest = _download_slowly(worker, len(content), look)
+    assert digest == hashlib.sha256(content).hexdigest()
+    assert set(busy) == {0}, "a serving thread was tied to a slow download"
+    assert len(heartbeats) >= 2, "the loop's heartbeat did not advance during the download"
+
+
+def test_a_handler_on_a_thread_sends_a_large_file_by_sendfile_with_progress_stamps(spawn_worker, site):
+    content = os.urandom(10 * 1024 * 1024)
+    (site / "big.bin").write_bytes(content)
+    worker = spawn_worker(handler="worker_handlers:StaticSubclass")
+    progress: set[float] = set()
+
+    def look() -> None:
+        progress.update(slot.last_progress for slot in worker.busy_slots())
+
+    assert _download_slowly(worker, len(content), look) == hashlib.sha256(content).hexdigest()
     assert len(progress) >= 2, "last_progress did not advance during the download"
 
 

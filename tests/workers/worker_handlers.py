@@ -15,7 +15,7 @@ not a request handler, for ``--check-handler``.
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from pyhttpd.server import BaseHTTPRequestHandler
+from pyhttpd.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 
 
 class ProbeHandler(BaseHTTPRequestHandler):
@@ -58,6 +58,10 @@ class ExpectRefuser(ProbeHandler):
     def handle_expect_100(self) -> bool:
         self.send_error(417)
         return False
+
+
+class StaticSubclass(SimpleHTTPRequestHandler):
+    """The static handler as a user's subclass: served on threads, not on the event loop."""
 
 
 class NotAHandler:
