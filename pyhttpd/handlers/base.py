@@ -20,7 +20,7 @@ import traceback
 from http import HTTPStatus
 
 from .. import __version__, logs
-from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
+from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing, field_tokens
 from ..protocol.response_head import header_line, http_date, http_date_clock, status_line
 from .body import RequestBody
 
@@ -222,13 +222,13 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         return message
 
     def _wants_keep_alive(self, version_info: tuple[int, int], head) -> bool:
-        tokens = {t.strip().lower() for v in head.get_all("connection") for t in v.split(",")}
+        tokens = field_tokens(head.get_all("connection"))
         if "close" in tokens or self.protocol_version < "HTTP/1.1":
             return False
         return version_info >= (1, 1) or "keep-alive" in tokens
 
     def _expects_continue(self, version_info: tuple[int, int], head) -> bool:
-        expect = [v.strip().lower() for v in head.get_all("expect")]
+        expect = field_tokens(head.get_all("expect"))
         return "100-continue" in expect and version_info >= (1, 1) and self.protocol_version >= "HTTP/1.1"
 
     def _dispatch(self) -> None:
