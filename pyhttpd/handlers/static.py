@@ -71,7 +71,8 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     ``index_pages``, ``directory`` (instance argument wins, then this, then the working
     directory at construction), ``default_content_type``, ``extra_response_headers``
     ((name, value) pairs added to every 200 and 206 response unless it already carries
-    that header; the ``response_headers`` argument sets it), and pyhttpd's ``follow_symlinks`` (serve
+    that header; the ``extra_response_headers`` argument of Python 3.15 sets it, as a mapping
+    or pairs), and pyhttpd's ``follow_symlinks`` (serve
     symlinks that lead out of the root), ``serve_dotfiles`` (serve and list names starting
     with "."), ``conditional_requests`` ("stdlib": If-Modified-Since only, as http.server;
     "rfc9110": ETags and every precondition), ``max_ranges`` (ranges honoured per request;
@@ -96,14 +97,14 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     cache_control: tuple[tuple[str, str], ...] = ()
     cache_listings = False
 
-    def __init__(self, *args, directory=None, response_headers=None, **kwargs) -> None:
+    def __init__(self, *args, directory=None, extra_response_headers=None, **kwargs) -> None:
         if directory is None:
             directory = type(self).directory
         if directory is None:
             directory = os.getcwd()
         self.directory = os.fspath(directory)
-        if response_headers is not None:
-            self.extra_response_headers = header_pairs(response_headers)
+        if extra_response_headers is not None:
+            self.extra_response_headers = header_pairs(extra_response_headers)
         super().__init__(*args, **kwargs)
 
     # -- the methods http.server documents ----------------------------------------------------

@@ -513,3 +513,15 @@ def test_response_headers_go_on_200_only_and_never_override(serve):
     assert response.getheader("X-Frame-Options") == "DENY"
     for target in ("/nope", "/sub"):
         assert get(address, target)[0].getheader("X-Frame-Options") is None
+
+
+def test_extra_response_headers_is_python_315s_keyword(site):
+    # Python 3.15's spelling, given as a user does: a partial, pairs or a mapping.
+    pairs = functools.partial(QuietHandler, directory=site, extra_response_headers=[("X-A", "1")])
+    mapping = functools.partial(QuietHandler, directory=site, extra_response_headers={"X-B": "2"})
+    for handler, (name, value) in ((pairs, ("X-A", "1")), (mapping, ("X-B", "2"))):
+        with running_server(handler) as server:
+            response, body = get(server.server_address[:2], "/page.html")
+            assert (response.status, body, response.getheader(name)) == (200, PAGE, value)
+    with pytest.raises(TypeError):  # the draft's spelling is not accepted: upstream has no such keyword
+        QuietHandler(None, None, None, directory=site, response_headers=[("X-A", "1")])
