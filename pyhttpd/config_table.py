@@ -190,8 +190,9 @@ SETTINGS: tuple[Setting, ...] = (
       help='Serve and list files and directories whose name starts with "." (.git, .env); '
            "off, they are answered 404 and left out of listings."),
     S("static.precompressed", "precompressed", BOOLEAN, True, flags=("--precompressed",),
-      help="Serve FILE.br or FILE.gz, when it exists and is not older than FILE, to clients whose "
-           "Accept-Encoding allows it, with Content-Encoding and Vary: Accept-Encoding."),
+      help="Serve FILE.br or FILE.gz, when it exists and is not older than FILE (in whole seconds), "
+           "to clients whose Accept-Encoding allows it, with Content-Encoding and Vary: "
+           "Accept-Encoding."),
     S("static.max_ranges", "max_ranges", COUNT, 16, flags=("--max-ranges",), metavar="N",
       help="Most byte ranges honoured in one Range request; more are ignored and the whole file "
            "sent. Overlapping ranges are merged first. 0 turns range requests off."),
