@@ -308,7 +308,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             short, long = "???", "???"
         message = short if message is None else message
         explain = long if explain is None else explain
-        self.log_error("code %d, message %s", code, message)
+        self._log_error_response(code, message)
         self.send_response(code, message)
         self.send_header("Connection", "close")
         body = None
@@ -416,6 +416,15 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             logs.current().events.warning("request_error", message=format % args, **self._log_context())
             return
         self.log_message(format, *args)
+
+    def _log_error_response(self, code: int, message: str) -> None:
+        # A 4xx is the client's doing, not a server problem: with pyhttpd's own JSON logs the
+        # access line (at info) is its record. A 5xx, or logging a subclass has made its own,
+        # gets the standard library's log_error call.
+        own_logging = (self._log_message_overridden()
+                       or type(self).log_error is not BaseHTTPRequestHandler.log_error)
+        if code >= 500 or not self.structured_logs or own_logging:
+            self.log_error("code %d, message %s", code, message)
 
     def log_exception(self, exc_info) -> None:
         """Log a handler's exception: a JSON event with its traceback, or one stderr line."""
