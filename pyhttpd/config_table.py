@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
       metavar=("NAME", "VALUE"), example=[["X-Frame-Options", "DENY"]],
       help="Headers added to every 200 response, as [name, value] pairs. --header may be "
            "repeated; given on the command line, it replaces the file's list."),
+    S("server_tokens", "server_tokens", choice("full", "product", "off"), "full", flags=("--server-tokens",),
+      metavar="full|product|off",
+      help='What the Server header says: "full" is pyhttpd/VERSION, "product" pyhttpd, "off" sends '
+           "no Server header. With full, a --handler class that sets its own server_version keeps "
+           "it, as under http.server."),
     S("user", "user", USER, "", flags=("--user",), metavar="NAME", example="www-data",
       help="User the workers run as; switching to it needs the master to start as root."),
     S("group", "group", GROUP, "", flags=("--group",), metavar="NAME", example="www-data",

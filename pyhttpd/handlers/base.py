@@ -329,7 +329,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         """Log the request, then buffer the status line, ``Server`` and ``Date``."""
         self.log_request(code)
         self.send_response_only(code, message)
-        self.send_header("Server", self.version_string())
+        server = self.version_string()
+        if server:  # "" when the daemon's server_tokens is "off"
+            self.send_header("Server", server)
         self.send_header("Date", self.date_time_string())
         if self.request_id is not None:
             self.send_header("X-Request-ID", self.request_id)
@@ -458,7 +460,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     # -- small services ------------------------------------------------------------------------
 
     def version_string(self) -> str:
-        """``server_version`` and ``sys_version``, as sent in the Server header."""
+        """``server_version`` and ``sys_version``, as sent in the Server header (none if "")."""
         return self.server_version + " " + self.sys_version
 
     def date_time_string(self, timestamp: float | None = None) -> str:
