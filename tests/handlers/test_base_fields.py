@@ -43,3 +43,11 @@ def test_a_valid_host_of_each_form_is_served_when_strict(serve, connect):
     for host in ("127.0.0.1:8080", "[::1]:80", "example.com", "xn--bcher-kva.example:"):
         client.send(get("/h", f"Host: {host}", "Connection: keep-alive", version="HTTP/1.0"))
         assert_ok(client.read_response(), b"GET /h HTTP/1.0")
+
+
+def test_http10_body_without_content_length_is_empty(serve, connect):
+    """docs/compatibility.md: no framing, no body (RFC 9112 6.3); the stdlib reads to EOF."""
+    address, _ = serve()
+    client = connect(address)
+    client.send(b"POST /echo HTTP/1.0\r\n\r\nnot a body")  # and the connection stays open
+    assert_ok(client.read_response(), b"")  # at once: the server does not wait for EOF
