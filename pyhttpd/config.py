@@ -65,6 +65,7 @@ class Config:
     cgi: bool
     content_type: str
     response_headers: tuple[tuple[str, str], ...]
+    server_tokens: str  # "full", "product" or "off"
     user: str | None
     group: str | None
     pidfile: str | None

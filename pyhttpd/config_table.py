@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
       metavar=("NAME", "VALUE"), example=[["X-Frame-Options", "DENY"]],
       help="Headers added to every 200 response, as [name, value] pairs. --header may be "
            "repeated; given on the command line, it replaces the file's list."),
+    S("server_tokens", "server_tokens", choice("full", "product", "off"), "full", flags=("--server-tokens",),
+      metavar="full|product|off",
+      help='What the Server header says: "full" is pyhttpd/VERSION, "product" pyhttpd, "off" sends '
+           "no Server header. With full, a --handler class that sets its own server_version keeps "
+           "it, as under http.server."),
     S("user", "user", USER, "", flags=("--user",), metavar="NAME", example="www-data",
       help="User the workers run as; switching to it needs the master to start as root."),
     S("group", "group", GROUP, "", flags=("--group",), metavar="NAME", example="www-data",
@@ -199,8 +204,9 @@ SETTINGS: tuple[Setting, ...] = (
       help='Serve and list files and directories whose name starts with "." (.git, .env); '
            "off, they are answered 404 and left out of listings."),
     S("static.precompressed", "precompressed", BOOLEAN, True, flags=("--precompressed",),
-      help="Serve FILE.br or FILE.gz, when it exists and is not older than FILE, to clients whose "
-           "Accept-Encoding allows it, with Content-Encoding and Vary: Accept-Encoding."),
+      help="Serve FILE.br or FILE.gz, when it exists and is not older than FILE (in whole seconds), "
+           "to clients whose Accept-Encoding allows it, with Content-Encoding and Vary: "
+           "Accept-Encoding."),
     S("static.max_ranges", "max_ranges", COUNT, 16, flags=("--max-ranges",), metavar="N",
       help="Most byte ranges honoured in one Range request; more are ignored and the whole file "
            "sent. Overlapping ranges are merged first. 0 turns range requests off."),

@@ -20,7 +20,7 @@ import traceback
 from http import HTTPStatus
 
 from .. import __version__, logs
-from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing
+from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing, field_tokens
 from ..protocol.response_head import header_line, http_date, http_date_clock, status_line
 from .body import ReceivedBody, RequestBody
 from .exchange import Exchange, NeedsThread
@@ -245,13 +245,13 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         return message
 
     def _wants_keep_alive(self, version_info: tuple[int, int], head) -> bool:
-        tokens = {t.strip().lower() for v in head.get_all("connection") for t in v.split(",")}
+        tokens = field_tokens(head.get_all("connection"))
         if "close" in tokens or self.protocol_version < "HTTP/1.1":
             return False
         return version_info >= (1, 1) or "keep-alive" in tokens
 
     def _expects_continue(self, version_info: tuple[int, int], head) -> bool:
-        expect = [v.strip().lower() for v in head.get_all("expect")]
+        expect = field_tokens(head.get_all("expect"))
         return "100-continue" in expect and version_info >= (1, 1) and self.protocol_version >= "HTTP/1.1"
 
     def _dispatch(self) -> None:
@@ -331,7 +331,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             short, long = "???", "???"
         message = short if message is None else message
         explain = long if explain is None else explain
-        self.log_error("code %d, message %s", code, message)
+        self._log_error_response(code, message)
         self.send_response(code, message)
         # A request read in full leaves the connection usable: under the daemon (which read
         # it) an error keeps it, as nginx does; http.server's tests expect every error to close.
@@ -355,7 +355,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         """Log the request, then buffer the status line, ``Server`` and ``Date``."""
         self.log_request(code)
         self.send_response_only(code, message)
-        self.send_header("Server", self.version_string())
+        server = self.version_string()
+        if server:  # "" when the daemon's server_tokens is "off"
+            self.send_header("Server", server)
         self.send_header("Date", self.date_time_string())
         if self.request_id is not None:
             self.send_header("X-Request-ID", self.request_id)
@@ -443,6 +445,15 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             return
         self.log_message(format, *args)
 
+    def _log_error_response(self, code: int, message: str) -> None:
+        # A 4xx is the client's doing, not a server problem: with pyhttpd's own JSON logs the
+        # access line (at info) is its record. A 5xx, or logging a subclass has made its own,
+        # gets the standard library's log_error call.
+        own_logging = (self._log_message_overridden()
+                       or type(self).log_error is not BaseHTTPRequestHandler.log_error)
+        if code >= 500 or not self.structured_logs or own_logging:
+            self.log_error("code %d, message %s", code, message)
+
     def log_exception(self, exc_info) -> None:
         """Log a handler's exception: a JSON event with its traceback, or one stderr line."""
         if self.structured_logs:
@@ -475,7 +486,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     # -- small services ------------------------------------------------------------------------
 
     def version_string(self) -> str:
-        """``server_version`` and ``sys_version``, as sent in the Server header."""
+        """``server_version`` and ``sys_version``, as sent in the Server header (none if "")."""
         return self.server_version + " " + self.sys_version
 
     def date_time_string(self, timestamp: float | None = None) -> str:

@@ -161,7 +161,7 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler):
     def _request_info(self, script_url: str, path_info: str, query: str, length: int) -> CGIRequestInfo:
         has_body = length > 0 or "Content-Length" in self.headers
         return CGIRequestInfo(
-            server_software=self.version_string(),
+            server_software=self.version_string() or self.server_version,  # RFC 3875 4.1.17: never empty
             server_name=str(getattr(self.server, "server_name", "")),
             server_port=getattr(self.server, "server_port", ""),
             server_protocol=self.request_version,

@@ -1,8 +1,9 @@
 """Precompressed siblings: which content coding to send, from Accept-Encoding (RFC 9110 12.5.3).
 
 A file ``app.js`` may have siblings ``app.js.br`` and ``app.js.gz``, made at deploy time. The
-handler lists the siblings it may serve (``SIBLINGS``) and ``choose_coding`` picks the one
-the client accepts best, or None for the file itself. Nothing here touches the file system.
+handler lists the siblings it may serve (``SIBLINGS``) and whose modification time says they
+are fresh (``is_fresh``), and ``choose_coding`` picks the one the client accepts best, or
+None for the file itself. Nothing here touches the file system.
 """
 
 import re
@@ -15,6 +16,18 @@ SIBLINGS: tuple[tuple[str, str], ...] = (("br", ".br"), ("gzip", ".gz"))
 _ALIASES = {"x-gzip": "gzip"}
 # RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 _QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
+
+
+def is_fresh(sibling_mtime_ns: int, original_mtime_ns: int) -> bool:
+    """Tell whether a sibling with this modification time was made from the current file.
+
+    Times are compared in whole seconds: the sibling is fresh if its second is not before
+    the file's. ``gzip -k`` copies the file's time to the nanosecond, but Debian 12's
+    ``brotli -k`` (1.0.9) copies it cut to the second, which would otherwise look older;
+    zopfli and build steps write a newer time. The price: a file edited within the same
+    second as its sibling was made passes for unchanged.
+    """
+    return sibling_mtime_ns // 1_000_000_000 >= original_mtime_ns // 1_000_000_000
 
 
 def parse_accept_encoding(values: Iterable[str]) -> dict[str, float]:

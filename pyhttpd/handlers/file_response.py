@@ -12,11 +12,13 @@ meant to be used on its own.
 import html
 import os
 import stat
+import threading
 import time
+from collections.abc import Hashable
 from http import HTTPStatus
 
 from .conditional import evaluate_preconditions, if_range_allows, is_not_modified_since, strong_etag
-from .encodings import SIBLINGS, choose_coding
+from .encodings import SIBLINGS, choose_coding, is_fresh
 from .file_body import FileSpans, open_regular_file
 from .mimetypes_map import with_charset
 from .ranges import (
@@ -44,6 +46,29 @@ OWN_HEADERS = frozenset(
         "transfer-encoding",
     }
 )
+
+
+class FirstSightings:
+    """Remembers up to ``limit`` keys, forgetting the oldest first, to do a thing once per key."""
+
+    def __init__(self, limit: int) -> None:
+        self._seen: dict[Hashable, None] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable) -> bool:
+        """True the first time ``key`` is given (or again once it has been forgotten)."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            if len(self._seen) >= self._limit:
+                del self._seen[next(iter(self._seen))]
+            self._seen[key] = None
+            return True
+
+
+# A stale sibling is logged once per process, not on every request for its file.
+stale_siblings_logged = FirstSightings(1024)
 
 
 class FileResponder:
@@ -76,9 +101,10 @@ class FileResponder:
 
         ``varies`` tells whether the file has a sibling, so that the choice depended on
         Accept-Encoding (RFC 9110 12.5.5: say so with Vary). A sibling counts only if it is
-        a regular file we may serve that is not older than the file: a stale one is never
-        sent. A Range request gets the file itself, so that byte positions mean what the
-        client expects and a multipart body is never mislabelled as compressed as a whole.
+        a regular file we may serve that is fresh (``encodings.is_fresh``: not older than the
+        file, in whole seconds): a stale one is never sent, and is logged once. A Range
+        request gets the file itself, so that byte positions mean what the client expects
+        and a multipart body is never mislabelled as compressed as a whole.
         """
         if not self.precompressed:
             return source, status, None, False
@@ -96,7 +122,7 @@ class FileResponder:
         except BaseException:
             sibling.close()
             raise
-        if sibling_status.st_mtime_ns < status.st_mtime_ns:  # replaced since we looked
+        if not is_fresh(sibling_status.st_mtime_ns, status.st_mtime_ns):  # replaced since we looked
             sibling.close()
             return source, status, None, True
         source.close()
@@ -107,8 +133,13 @@ class FileResponder:
             status = os.stat(path)
         except (OSError, ValueError):
             return False
-        return (stat.S_ISREG(status.st_mode) and status.st_mtime_ns >= original.st_mtime_ns
-                and self._may_serve(path))
+        if not stat.S_ISREG(status.st_mode) or not self._may_serve(path):
+            return False
+        if is_fresh(status.st_mtime_ns, original.st_mtime_ns):
+            return True
+        if stale_siblings_logged.first((path, status.st_mtime_ns)):
+            self.log_error("not serving the precompressed %s: older than the file it was made from", path)
+        return False
 
     def _respond_with_file(self, source, fs_path: str, status: os.stat_result, coding: str | None,
                            varies: bool):

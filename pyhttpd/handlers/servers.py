@@ -13,8 +13,9 @@ _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 class HTTPServer(socketserver.TCPServer):
     """A TCPServer that records ``server_name`` and ``server_port`` once bound.
 
-    ``response_headers`` (CPython 3.15) is a sequence of (name, value) pairs handed to each
-    handler that accepts a ``response_headers`` keyword, such as SimpleHTTPRequestHandler.
+    ``response_headers`` (pyhttpd's) is a sequence of (name, value) pairs handed to each
+    handler as its ``extra_response_headers`` keyword (Python 3.15's, which
+    SimpleHTTPRequestHandler accepts).
     Unlike the standard library, ``server_name`` is found without a reverse DNS lookup: the
     host name for a wildcard address, otherwise the address as given.
     """
@@ -38,7 +39,8 @@ class HTTPServer(socketserver.TCPServer):
         if self.response_headers is None:
             self.RequestHandlerClass(request, client_address, self)
         else:
-            self.RequestHandlerClass(request, client_address, self, response_headers=self.response_headers)
+            self.RequestHandlerClass(request, client_address, self,
+                                     extra_response_headers=self.response_headers)
 
     def shutdown_request(self, request) -> None:
         """Close the connection lingering, so an unread request body cannot reset the response.

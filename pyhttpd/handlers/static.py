@@ -3,8 +3,8 @@
 The stdlib's behaviour, as CPython's tests pin it down, with these hardenings:
 
 - the request path is mapped by ``paths.url_path_to_fs`` (no climbing above the root in any
-  encoding), and a symlink that leads out of the root is answered 404 unless
-  ``follow_symlinks`` is set;
+  encoding), and a symlink that leads out of the root is answered 404, and left out of
+  listings, unless ``follow_symlinks`` is set;
 - only regular files are served: the file is opened without blocking and checked with
   ``fstat``, so a FIFO cannot hang a thread and a device cannot be streamed forever;
 - every failure to map, open or list is a 404, never a 500 (NUL bytes and names the OS
@@ -37,6 +37,7 @@ from .file_response import FileResponder
 from .listing import (
     HTML_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
+    ListingEntry,
     prefers_json,
     render_html,
     render_json,
@@ -71,7 +72,8 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     ``index_pages``, ``directory`` (instance argument wins, then this, then the working
     directory at construction), ``default_content_type``, ``extra_response_headers``
     ((name, value) pairs added to every 200 and 206 response unless it already carries
-    that header; the ``response_headers`` argument sets it), and pyhttpd's ``follow_symlinks`` (serve
+    that header; the ``extra_response_headers`` argument of Python 3.15 sets it, as a mapping
+    or pairs), and pyhttpd's ``follow_symlinks`` (serve
     symlinks that lead out of the root), ``serve_dotfiles`` (serve and list names starting
     with "."), ``conditional_requests`` ("stdlib": If-Modified-Since only, as http.server;
     "rfc9110": ETags and every precondition), ``max_ranges`` (ranges honoured per request;
@@ -96,14 +98,14 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     cache_control: tuple[tuple[str, str], ...] = ()
     cache_listings = False
 
-    def __init__(self, *args, directory=None, response_headers=None, **kwargs) -> None:
+    def __init__(self, *args, directory=None, extra_response_headers=None, **kwargs) -> None:
         if directory is None:
             directory = type(self).directory
         if directory is None:
             directory = os.getcwd()
         self.directory = os.fspath(directory)
-        if response_headers is not None:
-            self.extra_response_headers = header_pairs(response_headers)
+        if extra_response_headers is not None:
+            self.extra_response_headers = header_pairs(extra_response_headers)
         super().__init__(*args, **kwargs)
 
     # -- the methods http.server documents ----------------------------------------------------
@@ -185,13 +187,18 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
 
     def _render_listing(self, path: str, as_json: bool, show_parent: bool) -> bytes:
         """The listing page of the directory ``path``; raises OSError if it cannot be read."""
-        entries = scan_directory(path)
-        if not self.serve_dotfiles:
-            entries = [entry for entry in entries if not entry.name.startswith(".")]
-        entries = sort_entries(entries)
+        entries = sort_entries(entry for entry in scan_directory(path) if self._may_list(path, entry))
         if as_json:
             return render_json(entries)
         return render_html(self._display_path(), entries, show_parent)
+
+    def _may_list(self, directory: str, entry: ListingEntry) -> bool:
+        """Tell whether the listing of ``directory`` may show ``entry``: only what a request
+        for it could get, so neither a dotfile (unless served) nor a symlink leading out of
+        the root is offered, and the target of such a link is never described."""
+        if not self.serve_dotfiles and entry.name.startswith("."):
+            return False
+        return not entry.is_symlink or self._may_serve(os.path.join(directory, entry.name))
 
     def translate_path(self, path: str) -> str:
         """Return the file-system path for the URL path ``path`` under ``directory``.

@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass
 
 from .errors import ProtocolError
+from .fields import OWS
 from .limits import Limits
 from .request_head import FIELD_VALUE, parse_field_line
-
-# RFC 9110 5.6.3: OWS = *( SP / HTAB ), the only whitespace allowed around list elements
-OWS = " \t"
 
 NO_BODY = "none"
 CONTENT_LENGTH = "content-length"

@@ -7,16 +7,17 @@ answers ``None`` (send the next line) or the finished ``RequestHead``, or raises
 accept LF); a CR anywhere else is refused, as is NUL, so no two readers can split the same
 bytes into different lines.
 
-``strict=False`` keeps three leniencies of the standard library that CPython's own tests
-rely on and that carry no framing risk: HTTP/0.9 request lines, a request target that does
-not start with "/", and an HTTP/1.1 request without Host. The daemon runs with
-``strict=True``. docs/compatibility.md lists them.
+``strict=False`` keeps leniencies of the standard library that CPython's own tests rely on
+and that carry no framing risk: HTTP/0.9 request lines, a request target that does not start
+with "/" or holds raw non-ASCII bytes, and a Host field missing (HTTP/1.1), repeated or
+malformed. The daemon runs with ``strict=True``. docs/compatibility.md lists them.
 """
 
 import re
 from dataclasses import dataclass, field
 
 from .errors import ProtocolError
+from .fields import is_valid_host
 from .limits import Limits
 
 # RFC 9110 5.6.2: token = 1*tchar; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
@@ -96,7 +97,8 @@ def parse_request_line(line: bytes, *, strict: bool, default_version: str = "HTT
     method, target, version = words
     if not TOKEN.fullmatch(method):
         raise ProtocolError(400, f"Bad request method ({method.decode('iso-8859-1')!r})")
-    if not REQUEST_TARGET.fullmatch(target):
+    if not REQUEST_TARGET.fullmatch(target) or (strict and not target.isascii()):
+        # RFC 9112 3.2: a target is a URI reference, ASCII only; the stdlib takes raw bytes
         raise ProtocolError(400, f"Bad request target ({text!r})")
     version_info = _parse_version(version, strict)
     if strict:
@@ -211,9 +213,21 @@ class RequestHeadParser:
 
     def _finish(self) -> RequestHead:
         head = RequestHead(self.request_line, self.fields)
-        if self.strict and head.request_line.version_info >= (1, 1) and len(head.get_all("host")) != 1:
-            raise ProtocolError(400, "An HTTP/1.1 request needs exactly one Host header")
+        if self.strict:
+            _check_host(head)
         return head
+
+
+def _check_host(head: RequestHead) -> None:
+    # RFC 9112 3.2: 400 for a request with more than one Host (whatever its version), for an
+    # HTTP/1.1 request without one, and for an invalid Host value.
+    hosts = head.get_all("host")
+    if len(hosts) > 1:
+        raise ProtocolError(400, "A request may carry only one Host header")
+    if not hosts and head.request_line.version_info >= (1, 1):
+        raise ProtocolError(400, "An HTTP/1.1 request needs a Host header")
+    if hosts and not is_valid_host(hosts[0]):
+        raise ProtocolError(400, f"Bad Host header ({hosts[0][:100]!r})")
 
 
 def parse_request_head(data: bytes, limits: Limits, *, strict: bool) -> RequestHead:

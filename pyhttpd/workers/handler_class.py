@@ -9,6 +9,7 @@ import http.server
 import importlib
 
 from ..handlers.base import BaseHTTPRequestHandler
+from ..handlers.server_tokens import server_identity
 from ..handlers.static_settings import daemon_attributes
 from ..protocol import Limits
 from ..server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler
@@ -81,6 +82,7 @@ def configure(handler: type, settings: dict) -> type:
         "protocol_version": settings["protocol"],
         "limits": Limits(**settings["limits"]),
         "disable_nagle_algorithm": True,
+        **server_identity(handler, settings.get("server_tokens", "full")),
     }
     if issubclass(handler, SimpleHTTPRequestHandler):
         attributes.update(

@@ -40,3 +40,9 @@ class App(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         pass
+
+
+class Named(App):
+    """An App that names itself in the Server header, as an http.server program may."""
+
+    server_version = "MyApp/2.0"

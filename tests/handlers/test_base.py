@@ -491,9 +491,14 @@ def test_protocol_errors_are_answered_and_close(serve, connect, request_bytes, s
     [
         pytest.param(b"GET /no-host HTTP/1.1\r\n\r\n", id="no-host"),
         pytest.param(b"GET /two-hosts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two-hosts"),
+        pytest.param(b"GET /two HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", id="http10-two-hosts"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: x y/\xff\r\n\r\n", id="bad-host"),
+        pytest.param(b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: test\r\n\r\n", id="non-ascii-target"),
     ],
 )
-def test_http11_without_exactly_one_host_is_400_when_strict(serve, connect, request_bytes):
+def test_host_and_target_rules_are_400_when_strict(serve, connect, request_bytes):
+    """Not exactly one Host in HTTP/1.1, several in any version, a malformed Host value, raw
+    non-ASCII bytes in the target: 400 when strict, served as the stdlib serves them when not."""
     strict_address, _ = serve(AppHandler)
     client = connect(strict_address)
     client.send(request_bytes)

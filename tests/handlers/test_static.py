@@ -513,3 +513,41 @@ def test_response_headers_go_on_200_only_and_never_override(serve):
     assert response.getheader("X-Frame-Options") == "DENY"
     for target in ("/nope", "/sub"):
         assert get(address, target)[0].getheader("X-Frame-Options") is None
+
+
+def test_extra_response_headers_is_python_315s_keyword(site):
+    # Python 3.15's spelling, given as a user does: a partial, pairs or a mapping.
+    pairs = functools.partial(QuietHandler, directory=site, extra_response_headers=[("X-A", "1")])
+    mapping = functools.partial(QuietHandler, directory=site, extra_response_headers={"X-B": "2"})
+    for handler, (name, value) in ((pairs, ("X-A", "1")), (mapping, ("X-B", "2"))):
+        with running_server(handler) as server:
+            response, body = get(server.server_address[:2], "/page.html")
+            assert (response.status, body, response.getheader(name)) == (200, PAGE, value)
+    with pytest.raises(TypeError):  # the draft's spelling is not accepted: upstream has no such keyword
+        QuietHandler(None, None, None, directory=site, response_headers=[("X-A", "1")])
+
+
+def test_listing_leaves_out_symlinks_that_are_refused(serve, links):
+    """Never offer a link that 404s, nor show its target's size and date (HTML and JSON)."""
+    (links / "passwd_link").symlink_to("/etc/passwd")
+    os.utime(links.parent / "secret.txt", (1600000000, 1600000000))
+    address = serve()
+    offered = {}
+    for directory in ("/", "/sub/"):
+        response, body = get(address, directory, headers={"Accept": "application/json"})
+        assert response.status == 200
+        offered[directory] = {entry["name"]: entry for entry in json.loads(body)}
+        _, page = get(address, directory)
+        for name in ("outside_file_link", "outside_dir_link", "passwd_link", "climbing_link"):
+            assert name.encode() not in page
+    assert set(offered["/"]) == {"sub", "page.html", "data.bin", ".env", "inside_link"}
+    assert offered["/"]["inside_link"]["size"] == len(PAGE)
+    assert set(offered["/sub/"]) == {"note.txt"}
+    assert "2020-09-13" not in json.dumps(offered)  # the secret's mtime is shown nowhere
+    for directory, entries in offered.items():
+        for name, entry in entries.items():
+            suffix = "/" if entry["type"] == "directory" else ""
+            assert get(address, directory + name + suffix)[0].status == 200, name
+    with_links = serve(follow_symlinks=True)
+    response, body = get(with_links, "/", headers={"Accept": "application/json"})
+    assert {"outside_file_link", "outside_dir_link", "passwd_link"} <= {e["name"] for e in json.loads(body)}

@@ -8,10 +8,13 @@ wait has a deadline, and each master is killed with its workers at teardown.
 import gzip
 import http.client
 import os
+import platform
 import sys
 from pathlib import Path
 
 import pytest
+
+from pyhttpd import __version__
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 from master_harness import Master, master_env, write_config  # noqa: E402
@@ -128,3 +131,26 @@ def test_worker_sends_ranges_of_a_big_file_exactly(start_master, tmp_path, site)
     status, headers, body = fetch(port, "/big.bin", "HEAD", {"Range": "bytes=0-9"})
     assert (status, body, int(headers["Content-Length"])) == (200, b"", len(BIG))
     assert fetch(port, "/big.bin")[2] == BIG
+
+
+@pytest.mark.parametrize(("flags", "server"), [
+    ([], f"pyhttpd/{__version__}"),
+    (["--server-tokens", "product"], "pyhttpd"),
+    (["--server-tokens", "off"], None),
+])
+def test_server_tokens_decide_the_server_header(start_master, tmp_path, site, flags, server):
+    port = start_master(["--config", base_config(tmp_path, site, ""), *flags]).port
+    for path, status in (("/notes.md", 200), ("/missing", 404), ("/assets/", 200), ("/assets", 301)):
+        answer = fetch(port, path)
+        assert (answer[0], answer[1]["Server"]) == (status, server), path
+        assert len(answer[1].get_all("Server") or []) == (server is not None)
+
+
+def test_a_handler_that_names_itself_keeps_its_name_unless_told_less(start_master, tmp_path, site):
+    named = ["--config", base_config(tmp_path, site, ""), "--handler", "master_app:Named"]
+    port = start_master(named).port
+    assert fetch(port, "/")[1]["Server"] == f"MyApp/2.0 Python/{platform.python_version()}"
+    port = start_master([*named, "--server-tokens", "product"]).port
+    assert fetch(port, "/")[1]["Server"] == "pyhttpd"
+    port = start_master([*named[:-1], "master_app:App"]).port
+    assert fetch(port, "/")[1]["Server"] == f"pyhttpd/{__version__}"

@@ -2,11 +2,13 @@
 
 import gzip
 import os
+import shutil
+import subprocess
 
 import pytest
 from static_server import QuietHandler, RfcHandler, request
 
-from pyhttpd.handlers.encodings import choose_coding, parse_accept_encoding
+from pyhttpd.handlers.encodings import choose_coding, is_fresh, parse_accept_encoding
 
 SCRIPT = b"console.log('hello');\n" * 50
 GZ = gzip.compress(SCRIPT, mtime=0)
@@ -118,6 +120,54 @@ def test_a_stale_sibling_is_never_sent(rfc, site):
     os.utime(site / "app.js", (1800000000, 1800000000))  # the file changed after compression
     response = request(rfc, "/app.js", headers={"Accept-Encoding": "br, gzip"})
     assert (response.body, response.header("Content-Encoding")) == (SCRIPT, None)
+
+
+SECOND = 1_000_000_000
+
+
+def test_freshness_is_judged_in_whole_seconds():
+    original = 1700000000 * SECOND + 123456789
+    assert is_fresh(original, original)  # gzip -k: the same time, to the nanosecond
+    assert is_fresh(1700000000 * SECOND, original)  # brotli 1.0.9 -k: cut to the second
+    assert is_fresh(original + 5 * SECOND, original)  # zopfli, a build step: written later
+    assert not is_fresh(1699999999 * SECOND + 999999999, original)  # the file was edited since
+    assert is_fresh(-2 * SECOND, -2 * SECOND + 1) and not is_fresh(-2 * SECOND - 1, -2 * SECOND)
+
+
+def test_a_sibling_with_its_time_cut_to_the_second_is_fresh(rfc, site):
+    original = 1700000000 * SECOND + 987654321
+    os.utime(site / "app.js", ns=(original, original))
+    os.utime(site / "app.js.br", ns=(1700000000 * SECOND, 1700000000 * SECOND))
+    response = request(rfc, "/app.js", headers={"Accept-Encoding": "br"})
+    assert (response.body, response.header("Content-Encoding")) == (BR, "br")
+
+
+def test_a_stale_sibling_is_logged_once(serve, site):
+    logged: list[str] = []
+    os.utime(site / "app.js", ns=(1700000001 * SECOND, 1700000001 * SECOND))  # .gz: 1700000000
+    os.utime(site / "app.js.br", ns=(1700000000 * SECOND + 999999999,) * 2)
+    with serve(log_message=lambda self, format, *args: logged.append(format % args)) as address:
+        for _ in range(3):
+            response = request(address, "/app.js", headers={"Accept-Encoding": "br"})
+            assert (response.body, response.header("Content-Encoding")) == (SCRIPT, None)
+    stale = sorted(line for line in logged if "precompressed" in line)
+    assert len(stale) == 2, logged  # once each, not once per request
+    assert str(site / "app.js.br") in stale[0] and str(site / "app.js.gz") in stale[1]
+
+
+@pytest.mark.parametrize("tool", [["brotli", "-k"], ["gzip", "-k"]])
+def test_siblings_made_by_the_debian_tools_are_served(rfc, site, tool):
+    """``brotli -k`` (Debian 12: 1.0.9 cuts the time to the second) and ``gzip -k``."""
+    if shutil.which(tool[0]) is None:
+        pytest.skip(f"{tool[0]} is not installed (scripts/test installs it, as root)")
+    original = 1700000000 * SECOND + 500000000  # a time with a fraction, as any edit leaves
+    suffix, coding = (".br", "br") if tool[0] == "brotli" else (".gz", "gzip")
+    os.unlink(site / f"app.js{suffix}")
+    os.utime(site / "app.js", ns=(original, original))
+    subprocess.run([*tool, str(site / "app.js")], check=True, timeout=30)
+    response = request(rfc, "/app.js", headers={"Accept-Encoding": coding})
+    assert response.header("Content-Encoding") == coding
+    assert response.body == (site / f"app.js{suffix}").read_bytes() != SCRIPT
 
 
 def test_a_range_request_gets_the_file_itself(rfc):

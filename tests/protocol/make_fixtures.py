@@ -250,6 +250,33 @@ VALID = [
         "POST", "/smuggle-attempt", "HTTP/1.1", [HOST, ("Content-Length", str(len(REQUEST_IN_BODY)))],
         framing=("content-length", len(REQUEST_IN_BODY)), body=REQUEST_IN_BODY,
     ),
+    # -- appended later: Host values of every RFC 3986 form ------------------------------------------
+    valid(
+        "Host as an IPv4 address with a port (RFC 3986 3.2.2 IPv4address, 3.2.3 port)",
+        request(b"GET /v4 HTTP/1.1", b"Host: 127.0.0.1:8080"),
+        "GET", "/v4", "HTTP/1.1", [("Host", "127.0.0.1:8080")],
+    ),
+    valid(
+        "Host as a bracketed IPv6 address with a port, in HTTP/1.0 (RFC 3986 3.2.2)",
+        request(b"GET /v6 HTTP/1.0", b"Host: [2001:db8::1]:443"),
+        "GET", "/v6", "HTTP/1.0", [("Host", "[2001:db8::1]:443")],
+    ),
+    valid(
+        "Host as an IPvFuture literal (RFC 3986 3.2.2)",
+        request(b"GET /future HTTP/1.1", b"Host: [v1.fe80::a+en1]"),
+        "GET", "/future", "HTTP/1.1", [("Host", "[v1.fe80::a+en1]")],
+    ),
+    valid(
+        "Host as a reg-name with sub-delims, percent-encoding and an empty port (RFC 3986 3.2.2, "
+        "3.2.3: port = *DIGIT)",
+        request(b"GET /reg HTTP/1.1", b"Host: a-b.c_d~e!$&'()*+;=%41:"),
+        "GET", "/reg", "HTTP/1.1", [("Host", "a-b.c_d~e!$&'()*+;=%41:")],
+    ),
+    valid(
+        "A percent-encoded non-ASCII byte in the target is ASCII on the wire (RFC 3986 2.1)",
+        request(b"GET /caf%C3%A9 HTTP/1.1", H),
+        "GET", "/caf%C3%A9", "HTTP/1.1", [HOST],
+    ),
 ]
 
 
@@ -609,6 +636,46 @@ INVALID = [
         "Whitespace before the colon of a trailer field: 400",
         _post_chunked(b"5\r\nhello\r\n0\r\nX-T : a\r\n\r\n"),
         400,
+    ),
+    # -- appended later: request target bytes and Host ----------------------------------------------
+    invalid(
+        "Raw non-ASCII bytes (UTF-8 of \"é\") in the request target (RFC 9112 3.2: a URI, ASCII "
+        "only; RFC 3986 2.1 percent-encodes the rest): 400 strict; lenient accepts them as the "
+        "standard library does",
+        request(b"GET /caf\xc3\xa9 HTTP/1.1", H),
+        400, "strict",
+    ),
+    invalid(
+        "Two Host fields in an HTTP/1.0 request (RFC 9112 3.2: any request with more than one "
+        "Host gets 400): 400 strict",
+        request(b"GET / HTTP/1.0", H, b"Host: other.example"),
+        400, "strict",
+    ),
+    invalid(
+        "A Host value with a space, a '/' and a non-ASCII byte is no authority (RFC 9110 7.2, "
+        "RFC 3986 3.2.2): 400 strict",
+        request(b"GET / HTTP/1.1", b"Host: x y/\xff"),
+        400, "strict",
+    ),
+    invalid(
+        "A Host with userinfo (RFC 9110 7.2 is uri-host and port only): 400 strict",
+        request(b"GET / HTTP/1.1", b"Host: user@example.com"),
+        400, "strict",
+    ),
+    invalid(
+        "A Host with a non-digit port: 400 strict",
+        request(b"GET / HTTP/1.1", b"Host: example.com:80a"),
+        400, "strict",
+    ),
+    invalid(
+        "A Host with an IP-literal that is not an IPv6 address: 400 strict",
+        request(b"GET / HTTP/1.1", b"Host: [::g]:80"),
+        400, "strict",
+    ),
+    invalid(
+        "A malformed Host in HTTP/1.0, where Host is optional: 400 strict",
+        request(b"GET / HTTP/1.0", b"Host: example.com/path"),
+        400, "strict",
     ),
 ]
 
