@@ -228,15 +228,28 @@ def load_config(argv: list[str]) -> Config:
     """
     args = build_arg_parser().parse_args(argv)
     raw: dict[str, tuple[Any, _Origin]] = {}
+    given = _from_command_line(args)
     if args.config is not None:
         origin = _Origin(args.config, False)
-        raw.update((key, (value, origin)) for key, value in read_file(args.config).items())
-    raw.update(_from_command_line(args))
+        in_file = read_file(args.config)
+        _check_overridden(in_file, given, origin)
+        raw.update((key, (value, origin)) for key, value in in_file.items())
+    raw.update(given)
     for setting in SETTINGS:
         if setting.key not in raw:
             raw[setting.key] = (setting.default_value(), _DEFAULTS)
     config_file = os.path.abspath(args.config) if args.config is not None else None
     return _build(raw, config_file)
+
+
+def _check_overridden(in_file: dict[str, Any], given: dict[str, Any], origin: _Origin) -> None:
+    """Raise ConfigError for a bad file value that a flag overrides: the file is checked whole,
+    so that it is still valid once the flag is dropped (or in a reload without it)."""
+    for key in [key for key in in_file if key in given]:
+        try:
+            BY_KEY[key].kind.convert(in_file[key])
+        except Invalid as invalid:
+            raise origin.error(BY_KEY[key], invalid) from None
 
 
 def _build(raw: dict[str, tuple[Any, _Origin]], config_file: str | None) -> Config:

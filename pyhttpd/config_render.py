@@ -152,7 +152,8 @@ pyhttpd.toml: listen[0].address: port must be an integer from 0 to 65535, got "[
 command line: --workers: must be an integer >= 1, got 0
 ```
 
-An unknown key is an error, in any table. Checking touches only the local system: it
+An unknown key is an error, in any table. The whole file is checked, also the keys a flag
+overrides: it must stay valid without the flag. Checking touches only the local system: it
 looks for directories, users and groups, but it resolves no host names, binds no sockets
 and does not import the handler. Relative paths are taken from the working directory
 pyhttpd starts in. TOML has no null: `""` means "none" where a key allows it.

@@ -211,6 +211,18 @@ def test_command_line_overrides_the_file(in_tmp):
     assert config.keepalive_timeout == 7  # what the command line does not name stays
 
 
+@pytest.mark.parametrize("text, argv, expected", [
+    ('[[listen]]\naddress = "127.0.0.1:8080"\nbogus = 1\n', ["8080", "--bind", "127.0.0.1"],
+     "pyhttpd.toml: listen[0].bogus: unknown key"),
+    ("workers = 0\n", ["--workers", "2"], "pyhttpd.toml: workers: must be an integer >= 1, got 0"),
+    ("[timeouts]\ngraceful = 'soon'\n", ["--graceful-timeout", "3"], "pyhttpd.toml: timeouts.graceful:"),
+])
+def test_a_flag_does_not_hide_a_bad_value_in_the_file(text, argv, expected, capsys):
+    assert file_error(text, *argv).startswith(expected)
+    assert check_config(["--check-config", "--config", write(text), *argv]) == 1
+    assert capsys.readouterr().err.startswith(expected)
+
+
 def test_the_port_applies_to_addresses_without_one():
     text = '[[listen]]\naddress = "127.0.0.1"\n[[listen]]\naddress = "127.0.0.2:7000"\n'
     config = load_file(text, "9000")
