@@ -14,6 +14,7 @@ point; ``supervisor.Supervisor.run`` the table of contents.
     liveness.py        is a worker hung? (its scoreboard)
     backoff.py         respawn delays for workers that keep dying young
     signal_queue.py    handlers enqueue, the loop waits and takes
+    signal_hold.py     signals recorded from main's first instruction until the queue takes them
     sockets.py listener_set.py  binding before fork; endpoints kept across reloads
     load.py            workers busy/idle and requests moving, read from the scoreboards
     status_text.py     the one-line status (systemd's STATUS=)

@@ -10,6 +10,7 @@ ExecReload= helper (reload_wait.py), with its own exit statuses.
 import sys
 from typing import TYPE_CHECKING
 
+from . import signal_hold
 from .proctitle import set_title
 
 if TYPE_CHECKING:
@@ -18,8 +19,11 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the master for the command line ``argv`` (default ``sys.argv[1:]``)."""
+    # First: until the loop's handlers are in place, a signal is recorded, not fatal.
+    signal_hold.hold()
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--reload-and-wait" in argv:
+        signal_hold.let_go()
         from .reload_wait import main as reload_and_wait
 
         return reload_and_wait(argv)
@@ -33,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from .systemd import Notifier
 
     if "--check-config" in argv:
+        signal_hold.let_go()
         return check_config(argv)
     # systemd's variables, read once, here, before anything forks (also with --daemon), and
     # removed from the environment so that no worker, check or CGI script inherits them.
