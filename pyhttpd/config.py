@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from . import __version__
 from .config_render import default_text, render_example_config, render_reference
 from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
 from .config_values import Invalid, Listener, check_listeners, parse_address, show, tls_files
@@ -142,6 +143,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="read settings from this TOML file")
     parser.add_argument("--check-config", action="store_true",
                         help="check the settings, print one line and exit 0 or 1, without starting")
+    parser.add_argument("--version", action="version", version=f"pyhttpd {__version__}",
+                        help="print pyhttpd's version and exit")
     for setting in SETTINGS:
         if setting.flags:
             _add_flag(parser, setting)

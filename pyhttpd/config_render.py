@@ -1,7 +1,8 @@
 """Text derived from the settings table: the example config and docs/configuration.md.
 
-Both are committed; scripts/gen-example-config regenerates them, and tests/test_config.py
-fails when a committed copy differs from what these functions render.
+Both are committed (generated.py lists them, with the man page of config_man.py);
+scripts/gen-example-config regenerates them, and tests/test_config.py fails when a committed
+copy differs from what these functions render.
 """
 
 import json
@@ -184,6 +185,7 @@ _OTHER_FLAGS = """\
 | --- | --- |
 | `--config PATH` | read settings from this TOML file |
 | `--check-config` | check the settings, print one line and exit 0 or 1, without starting |
+| `--version` | print `pyhttpd VERSION` and exit |
 | `-h`, `--help` | list the flags and exit |
 """
 
@@ -197,10 +199,3 @@ def render_reference() -> str:
         lines += _table([s for s in SETTINGS if s.section == section])
     lines += [""] + _OTHER_FLAGS.splitlines()
     return "\n".join(lines) + "\n"
-
-
-# Committed files, relative to the repository root, and what renders each.
-GENERATED_FILES = {
-    "systemd/pyhttpd.example.toml": render_example_config,
-    "docs/configuration.md": render_reference,
-}

@@ -22,8 +22,9 @@ from pyhttpd.config import (
     load_config,
     render_example_config,
 )
-from pyhttpd.config_render import GENERATED_FILES, render_reference
+from pyhttpd.config_render import render_reference
 from pyhttpd.config_table import CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, usable_cpus
+from pyhttpd.generated import GENERATED_FILES
 from pyhttpd.protocol import Limits
 
 REPO = Path(__file__).resolve().parent.parent

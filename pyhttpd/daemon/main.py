@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from .supervisor import Supervisor
     from .systemd import Notifier
 
-    if "--check-config" in argv:
+    if "--check-config" in argv or "--version" in argv:
         signal_hold.let_go()
+    if "--check-config" in argv:
         return check_config(argv)
     # systemd's variables, read once, here, before anything forks (also with --daemon), and
     # removed from the environment so that no worker, check or CGI script inherits them.
