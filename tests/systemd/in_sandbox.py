@@ -235,7 +235,19 @@ def install(s: Scenario) -> None:
     s.step("scripts/install-systemd installs the units, a config, a user", do)
     s.step("systemd-analyze verify passes on the installed units", lambda: run(
         "systemd-analyze", "verify", "/etc/systemd/system/pyhttpd.service",
-        "/etc/systemd/system/pyhttpd.socket") and "")
+        "/etc/systemd/system/pyhttpd.socket", "/etc/systemd/system/pyhttpd@site.service",
+        "/etc/systemd/system/pyhttpd@site.socket") and "")
+
+    def man_and_logrotate() -> str:
+        page = run("man", "-w", "pyhttpd").stdout.strip()  # /usr/local/man is a link on Debian
+        check(Path(page).resolve() == Path("/usr/local/share/man/man8/pyhttpd.8").resolve(),
+              f"man -w pyhttpd: {page!r}")
+        shipped = (REPO / "systemd/pyhttpd.logrotate").read_text()
+        check(Path("/etc/logrotate.d/pyhttpd").read_text() == shipped,
+              "/etc/logrotate.d/pyhttpd is not systemd/pyhttpd.logrotate")
+        run("logrotate", "-d", "/etc/logrotate.d/pyhttpd")
+        return page
+    s.step("the man page pyhttpd(8) and /etc/logrotate.d/pyhttpd are installed", man_and_logrotate)
     def security() -> str:
         done = run("systemd-analyze", "security", "--no-pager", "pyhttpd.service")
         score = re.search(r"Overall exposure level for pyhttpd.service: (.*)", done.stdout)
@@ -374,7 +386,9 @@ def scenario_main(s: Scenario) -> None:
         check(run("getent", "passwd", "pyhttpd", ok=False).returncode != 0, "the user pyhttpd is still there")
         check(CONFIG.exists(), "the changed config was removed")
         check(not Path("/etc/sysusers.d/pyhttpd.conf").exists(), "the sysusers.d file is still there")
-        return "units, sysusers.d file and user removed; the changed config kept"
+        for path in ("/usr/local/share/man/man8/pyhttpd.8", "/etc/logrotate.d/pyhttpd"):
+            check(not Path(path).exists(), f"{path} is still there")
+        return "units, sysusers.d file, man page, logrotate snippet and user removed; the changed config kept"
     s.step("scripts/install-systemd --uninstall undoes the install", uninstall)
 
 
