@@ -9,6 +9,11 @@ Linux) and is written with one ``write(2)``.
 - journald's stdout stream (an AF_UNIX stream socket): Linux queues one write no larger
   than half the socket's send buffer (212992 bytes by default) as a single unit, which
   journald reads in order; 4096 bytes is far below that.
+
+On journald's stream, each line starts with its syslog priority, ``<3>`` for an error
+(journald's ``SyslogLevelPrefix=``, on by default): journald stores it as PRIORITY= and strips
+it from MESSAGE, so ``journalctl -p err`` finds the errors and ``journalctl -o cat`` still
+shows pure JSON.
 """
 
 import os
@@ -22,11 +27,24 @@ from .access_line import AccessLine
 STREAM = "-"
 OFF = "off"
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+# syslog's priorities (RFC 5424), as the "<N>" prefix journald's stream protocol reads.
+JOURNAL_PREFIXES = {"debug": b"<7>", "info": b"<6>", "warning": b"<4>", "error": b"<3>", "critical": b"<2>"}
 
 
 def stream_fd() -> int:
     """Where "-" writes: stdout under journald (JOURNAL_STREAM is set), else stderr."""
     return 1 if os.environ.get("JOURNAL_STREAM") else 2
+
+
+def is_journal_stream(fd: int) -> bool:
+    """Whether ``fd`` is the stream journald passed: JOURNAL_STREAM names its device and inode
+    (a variable inherited by a process whose output goes elsewhere does not match)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        status = os.fstat(fd)
+        return (status.st_dev, status.st_ino) == (int(device), int(inode))
+    except (OSError, ValueError):
+        return False
 
 
 class LineSink:
@@ -36,6 +54,7 @@ class LineSink:
         self.target = target
         self.stream_fd = stream_fd
         self.fd: int | None = None
+        self.prefixes: dict[str, bytes] | None = None  # on journald's stream: priority by level
         self.dropped = 0
         self.reopen()
 
@@ -48,6 +67,7 @@ class LineSink:
             self.fd = None
         elif self.target == STREAM:
             self.fd = self.stream_fd
+            self.prefixes = JOURNAL_PREFIXES if is_journal_stream(self.fd) else None
         else:
             new_fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
             if self.fd is None:
@@ -61,10 +81,13 @@ class LineSink:
             finally:
                 os.close(new_fd)
 
-    def write(self, line: bytes) -> None:
-        """Write one whole line with one write(2); never raises (counts what it loses)."""
+    def write(self, line: bytes, level: str = "info") -> None:
+        """Write one whole line of ``level`` with one write(2); never raises (counts what it
+        loses). On journald's stream the line starts with the level's priority."""
         if self.fd is None:
             return
+        if self.prefixes is not None:
+            line = self.prefixes.get(level, b"<6>") + line
         try:
             os.write(self.fd, line)
         except OSError:
@@ -80,7 +103,23 @@ class SinkLogger:
     def msg(self, line: bytes) -> None:
         self.sink.write(line)
 
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+    # structlog calls the method named after the event's level.
+    def debug(self, line: bytes) -> None:
+        self.sink.write(line, "debug")
+
+    def warning(self, line: bytes) -> None:
+        self.sink.write(line, "warning")
+
+    def error(self, line: bytes) -> None:
+        self.sink.write(line, "error")
+
+    def critical(self, line: bytes) -> None:
+        self.sink.write(line, "critical")
+
+    info = log = msg
+    warn = warning
+    exception = error
+    fatal = critical
 
 
 @dataclass

@@ -365,6 +365,14 @@ def scenario_main(s: Scenario) -> None:
         return f"{len(records)} lines, all JSON objects; events include start/ready/access/reload/stop"
     s.step("6. journalctl -u pyhttpd -o cat: the service's lines are JSON that parses", journal_json)
 
+    def journal_priorities() -> str:
+        errors = journal("_SYSTEMD_UNIT=pyhttpd.service", "_TRANSPORT=stdout", "-p", "err", "-o", "cat")
+        found = [json.loads(line) for line in errors.splitlines()]  # the prefix is gone: JSON
+        check(any(r["event"] == "reload_failed" for r in found), f"no reload_failed at -p err: {errors!r}")
+        check({r["level"] for r in found} <= {"error", "critical"}, f"not errors: {errors!r}")
+        return f"{len(found)} lines at -p err: {sorted({r['event'] for r in found})}"
+    s.step("6b. journalctl -p err: the reload_failed lines, and no line below error", journal_priorities)
+
     def template() -> str:
         Path("/etc/pyhttpd/site.toml").write_text(
             f'directory = "{DOC_ROOT}"\nworkers = 1\n'
