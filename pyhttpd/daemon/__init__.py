@@ -4,7 +4,7 @@ It knows sockets, processes, signals and the worker contract (pyhttpd.workers.co
 it never parses HTTP and never imports the user's handler. ``main.main`` is the entry
 point; ``supervisor.Supervisor.run`` the table of contents.
 
-    main.py            command line -> Config -> Supervisor; startup failures as one line
+    main.py            command line -> Config -> Supervisor; startup failures (start_failure.py)
     supervisor.py      the loop: signal queue, dispatch, housekeeping; stop and reload
     fleet.py           the workers: keep the count, roll out a generation, crash backoff
     generation.py      config -> checked generation (identity, handler check, listeners)
