@@ -17,6 +17,9 @@ shows pure JSON.
 """
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -48,14 +51,23 @@ def is_journal_stream(fd: int) -> bool:
 
 
 class LineSink:
-    """Where one log's lines go: a path (appended), a stream fd (for "-"), or nowhere."""
+    """Where one log's lines go: a path (appended), a stream fd (for "-"), or nowhere.
+
+    A line that cannot be written (a full disk) is counted in ``dropped``, and ``report``
+    (set by ``configure``: the error log) is told when lines begin to be lost and when
+    writing works again, with how many were lost in between.
+    """
 
     def __init__(self, target: str, stream_fd: int = 2) -> None:
         self.target = target
         self.stream_fd = stream_fd
         self.fd: int | None = None
         self.prefixes: dict[str, bytes] | None = None  # on journald's stream: priority by level
-        self.dropped = 0
+        self.dropped = 0  # lines lost since the sink was made
+        self.report: Callable[..., None] | None = None  # report(event, level, **fields)
+        self._losing_since: float | None = None  # monotonic time of the first loss not yet reported as over
+        self._lost_now = 0  # lines lost since then
+        self._loss_lock = threading.Lock()
         self.reopen()
 
     def reopen(self) -> None:
@@ -90,8 +102,32 @@ class LineSink:
             line = self.prefixes.get(level, b"<6>") + line
         try:
             os.write(self.fd, line)
-        except OSError:
+        except OSError as error:
+            self._lost(error)
+            return
+        if self._losing_since is not None:  # a line written after lost ones: writing works again
+            self._recovered()
+
+    def _lost(self, error: OSError) -> None:
+        with self._loss_lock:
             self.dropped += 1
+            self._lost_now += 1
+            first = self._losing_since is None
+            if first:
+                self._losing_since = time.monotonic()
+        if first and self.report is not None:
+            self.report("log_write_failed", "error", target=self.target, error=error.strerror or str(error),
+                        note="lines are dropped until writing works again")
+
+    def _recovered(self) -> None:
+        with self._loss_lock:
+            if self._losing_since is None:  # another thread reported it
+                return
+            lost, seconds = self._lost_now, time.monotonic() - self._losing_since
+            self._losing_since, self._lost_now = None, 0
+        if self.report is not None:
+            self.report("log_write_recovered", "warning", target=self.target, dropped=lost,
+                        seconds=round(seconds, 3), dropped_total=self.dropped)
 
 
 class SinkLogger:
@@ -156,6 +192,15 @@ def configure(role: str, *, worker: int | None = None, generation: int | None = 
     _logs = Logs(_logger(error_sink, level), _logger(access_sink, "debug"),
                  [error_sink] if access_sink is error_sink else [error_sink, access_sink],
                  None if access_sink.target == OFF else AccessLine(access_sink.write, identity))
+    events = _logs.events
+
+    def report(event: str, level: str, **fields: object) -> None:
+        # A loss on the error log itself is reported there too: lost as well while the disk
+        # is full, but the recovery line lands, with the count.
+        getattr(events, level)(event, **fields)
+
+    for sink in _logs.sinks:
+        sink.report = report
     return _logs
 
 
