@@ -158,7 +158,8 @@ overrides: it must stay valid without the flag. Checking touches only the local 
 looks for directories, users and groups, but it resolves no host names, binds no sockets
 and does not import the handler. Relative paths are taken from the working directory
 pyhttpd starts in. TOML has no null: `""` means "none" where a key allows it.
-`listen[N]` counts `[[listen]]` tables from 0.
+`listen[N]` counts `[[listen]]` tables from 0. A table may also be written inline, on one
+line: `timeouts = {{ graceful = 3, worker = 10 }}` is `[timeouts]` with those two keys.
 
 systemd/pyhttpd.example.toml lists every key with its default.
 
