@@ -120,6 +120,9 @@ The configuration file of pyhttpd.service.
 .TQ
 .I /etc/systemd/system/pyhttpd.socket
 The units scripts/install\\-systemd installs.
+.TP
+.I /etc/logrotate.d/pyhttpd
+Rotates the log files in /var/log/pyhttpd and sends USR1 to each master.
 .SH SEE ALSO
 .BR systemctl (1),
 .BR systemd.socket (5),
