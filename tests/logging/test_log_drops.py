@@ -8,12 +8,14 @@ the space and to read the file. Without root, the same is shown with /dev/full, 
 always full (the start of the drops only).
 """
 
+import json
 import os
 import shutil
 import time
 
 import pytest
 from master_harness import get
+from support.polling import wait_until
 
 LOST = 20
 
@@ -47,11 +49,21 @@ def test_drops_on_a_full_tmpfs_are_reported_when_they_start_and_when_they_end(st
     os.unlink(in_namespace_of(master.pid, logdir / "filler"))
     assert get(master.port, "/?kept")[0] == 200
     ended = master.wait_for("log_write_recovered", timeout=10)
-    assert (ended["level"], ended["target"], ended["dropped"], ended["dropped_total"]) == \
-        ("warning", str(access), LOST, LOST)
+    assert (ended["level"], ended["target"]) == ("warning", str(access))
     assert ended["seconds"] > 0
-    lines = open(in_namespace_of(master.pid, access), "rb").read().splitlines()
-    assert len(lines) == 1 and b'"query":"kept"' in lines[0]
+
+    def written() -> list[str]:
+        with open(in_namespace_of(master.pid, access), "rb") as log:
+            return [json.loads(line)["query"] for line in log.read().splitlines()]
+
+    assert wait_until(lambda: "kept" in written(), timeout=10)
+    # A worker writes the access line after the response: the last lines of the lost batch
+    # may still be on their way when the space is freed, and land. Every other one is counted.
+    landed = written()
+    assert set(landed) <= {f"lost={number}" for number in range(LOST)} | {"kept"}
+    assert ended["dropped"] == ended["dropped_total"] == LOST + 1 - len(landed)
+    assert ended["dropped"] >= LOST // 2
+    assert len(master.find("log_write_failed")) == 1 and len(master.find("log_write_recovered")) == 1
 
 
 def test_drops_to_dev_full_are_reported_once(start_master):
