@@ -120,7 +120,9 @@ def serve(handler: type, bind: str | None, port: int, tls: dict | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``pyhttpd``: the master process and its workers (``pyhttpd.daemon``)."""
+    """``pyhttpd``: the master process and its workers (``pyhttpd.daemon``). The console
+    script calls ``pyhttpd.daemon.main.main`` itself: importing this module takes ~0.1 s,
+    during which the master's signals would not be held yet (signal_hold.py)."""
     from .daemon.main import main as daemon_main
 
     return daemon_main(argv)

@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from . import __version__
 from .config_render import default_text, render_example_config, render_reference
 from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
 from .config_values import Invalid, Listener, check_listeners, parse_address, show, tls_files
@@ -145,6 +146,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="read settings from this TOML file")
     parser.add_argument("--check-config", action="store_true",
                         help="check the settings, print one line and exit 0 or 1, without starting")
+    parser.add_argument("--version", action="version", version=f"pyhttpd {__version__}",
+                        help="print pyhttpd's version and exit")
     for setting in SETTINGS:
         if setting.flags:
             _add_flag(parser, setting)
@@ -231,15 +234,28 @@ def load_config(argv: list[str]) -> Config:
     """
     args = build_arg_parser().parse_args(argv)
     raw: dict[str, tuple[Any, _Origin]] = {}
+    given = _from_command_line(args)
     if args.config is not None:
         origin = _Origin(args.config, False)
-        raw.update((key, (value, origin)) for key, value in read_file(args.config).items())
-    raw.update(_from_command_line(args))
+        in_file = read_file(args.config)
+        _check_overridden(in_file, given, origin)
+        raw.update((key, (value, origin)) for key, value in in_file.items())
+    raw.update(given)
     for setting in SETTINGS:
         if setting.key not in raw:
             raw[setting.key] = (setting.default_value(), _DEFAULTS)
     config_file = os.path.abspath(args.config) if args.config is not None else None
     return _build(raw, config_file)
+
+
+def _check_overridden(in_file: dict[str, Any], given: dict[str, Any], origin: _Origin) -> None:
+    """Raise ConfigError for a bad file value that a flag overrides: the file is checked whole,
+    so that it is still valid once the flag is dropped (or in a reload without it)."""
+    for key in [key for key in in_file if key in given]:
+        try:
+            BY_KEY[key].kind.convert(in_file[key])
+        except Invalid as invalid:
+            raise origin.error(BY_KEY[key], invalid) from None
 
 
 def _build(raw: dict[str, tuple[Any, _Origin]], config_file: str | None) -> Config:

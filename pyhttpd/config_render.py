@@ -1,7 +1,8 @@
 """Text derived from the settings table: the example config and docs/configuration.md.
 
-Both are committed; scripts/gen-example-config regenerates them, and tests/test_config.py
-fails when a committed copy differs from what these functions render.
+Both are committed (generated.py lists them, with the man page of config_man.py);
+scripts/gen-example-config regenerates them, and tests/test_config.py fails when a committed
+copy differs from what these functions render.
 """
 
 import json
@@ -152,11 +153,13 @@ pyhttpd.toml: listen[0].address: port must be an integer from 0 to 65535, got "[
 command line: --workers: must be an integer >= 1, got 0
 ```
 
-An unknown key is an error, in any table. Checking touches only the local system: it
+An unknown key is an error, in any table. The whole file is checked, also the keys a flag
+overrides: it must stay valid without the flag. Checking touches only the local system: it
 looks for directories, users and groups, but it resolves no host names, binds no sockets
 and does not import the handler. Relative paths are taken from the working directory
 pyhttpd starts in. TOML has no null: `""` means "none" where a key allows it.
-`listen[N]` counts `[[listen]]` tables from 0.
+`listen[N]` counts `[[listen]]` tables from 0. A table may also be written inline, on one
+line: `timeouts = {{ graceful = 3, worker = 10 }}` is `[timeouts]` with those two keys.
 
 systemd/pyhttpd.example.toml lists every key with its default.
 
@@ -183,6 +186,7 @@ _OTHER_FLAGS = """\
 | --- | --- |
 | `--config PATH` | read settings from this TOML file |
 | `--check-config` | check the settings, print one line and exit 0 or 1, without starting |
+| `--version` | print `pyhttpd VERSION` and exit |
 | `-h`, `--help` | list the flags and exit |
 """
 
@@ -196,10 +200,3 @@ def render_reference() -> str:
         lines += _table([s for s in SETTINGS if s.section == section])
     lines += [""] + _OTHER_FLAGS.splitlines()
     return "\n".join(lines) + "\n"
-
-
-# Committed files, relative to the repository root, and what renders each.
-GENERATED_FILES = {
-    "systemd/pyhttpd.example.toml": render_example_config,
-    "docs/configuration.md": render_reference,
-}

@@ -9,9 +9,17 @@ Linux) and is written with one ``write(2)``.
 - journald's stdout stream (an AF_UNIX stream socket): Linux queues one write no larger
   than half the socket's send buffer (212992 bytes by default) as a single unit, which
   journald reads in order; 4096 bytes is far below that.
+
+On journald's stream, each line starts with its syslog priority, ``<3>`` for an error
+(journald's ``SyslogLevelPrefix=``, on by default): journald stores it as PRIORITY= and strips
+it from MESSAGE, so ``journalctl -p err`` finds the errors and ``journalctl -o cat`` still
+shows pure JSON.
 """
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -22,6 +30,8 @@ from .access_line import AccessLine
 STREAM = "-"
 OFF = "off"
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+# syslog's priorities (RFC 5424), as the "<N>" prefix journald's stream protocol reads.
+JOURNAL_PREFIXES = {"debug": b"<7>", "info": b"<6>", "warning": b"<4>", "error": b"<3>", "critical": b"<2>"}
 
 
 def stream_fd() -> int:
@@ -29,14 +39,35 @@ def stream_fd() -> int:
     return 1 if os.environ.get("JOURNAL_STREAM") else 2
 
 
+def is_journal_stream(fd: int) -> bool:
+    """Whether ``fd`` is the stream journald passed: JOURNAL_STREAM names its device and inode
+    (a variable inherited by a process whose output goes elsewhere does not match)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        status = os.fstat(fd)
+        return (status.st_dev, status.st_ino) == (int(device), int(inode))
+    except (OSError, ValueError):
+        return False
+
+
 class LineSink:
-    """Where one log's lines go: a path (appended), a stream fd (for "-"), or nowhere."""
+    """Where one log's lines go: a path (appended), a stream fd (for "-"), or nowhere.
+
+    A line that cannot be written (a full disk) is counted in ``dropped``, and ``report``
+    (set by ``configure``: the error log) is told when lines begin to be lost and when
+    writing works again, with how many were lost in between.
+    """
 
     def __init__(self, target: str, stream_fd: int = 2) -> None:
         self.target = target
         self.stream_fd = stream_fd
         self.fd: int | None = None
-        self.dropped = 0
+        self.prefixes: dict[str, bytes] | None = None  # on journald's stream: priority by level
+        self.dropped = 0  # lines lost since the sink was made
+        self.report: Callable[..., None] | None = None  # report(event, level, **fields)
+        self._losing_since: float | None = None  # monotonic time of the first loss not yet reported as over
+        self._lost_now = 0  # lines lost since then
+        self._loss_lock = threading.Lock()
         self.reopen()
 
     def reopen(self) -> None:
@@ -48,6 +79,7 @@ class LineSink:
             self.fd = None
         elif self.target == STREAM:
             self.fd = self.stream_fd
+            self.prefixes = JOURNAL_PREFIXES if is_journal_stream(self.fd) else None
         else:
             new_fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
             if self.fd is None:
@@ -61,14 +93,41 @@ class LineSink:
             finally:
                 os.close(new_fd)
 
-    def write(self, line: bytes) -> None:
-        """Write one whole line with one write(2); never raises (counts what it loses)."""
+    def write(self, line: bytes, level: str = "info") -> None:
+        """Write one whole line of ``level`` with one write(2); never raises (counts what it
+        loses). On journald's stream the line starts with the level's priority."""
         if self.fd is None:
             return
+        if self.prefixes is not None:
+            line = self.prefixes.get(level, b"<6>") + line
         try:
             os.write(self.fd, line)
-        except OSError:
+        except OSError as error:
+            self._lost(error)
+            return
+        if self._losing_since is not None:  # a line written after lost ones: writing works again
+            self._recovered()
+
+    def _lost(self, error: OSError) -> None:
+        with self._loss_lock:
             self.dropped += 1
+            self._lost_now += 1
+            first = self._losing_since is None
+            if first:
+                self._losing_since = time.monotonic()
+        if first and self.report is not None:
+            self.report("log_write_failed", "error", target=self.target, error=error.strerror or str(error),
+                        note="lines are dropped until writing works again")
+
+    def _recovered(self) -> None:
+        with self._loss_lock:
+            if self._losing_since is None:  # another thread reported it
+                return
+            lost, seconds = self._lost_now, time.monotonic() - self._losing_since
+            self._losing_since, self._lost_now = None, 0
+        if self.report is not None:
+            self.report("log_write_recovered", "warning", target=self.target, dropped=lost,
+                        seconds=round(seconds, 3), dropped_total=self.dropped)
 
 
 class SinkLogger:
@@ -80,7 +139,23 @@ class SinkLogger:
     def msg(self, line: bytes) -> None:
         self.sink.write(line)
 
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+    # structlog calls the method named after the event's level.
+    def debug(self, line: bytes) -> None:
+        self.sink.write(line, "debug")
+
+    def warning(self, line: bytes) -> None:
+        self.sink.write(line, "warning")
+
+    def error(self, line: bytes) -> None:
+        self.sink.write(line, "error")
+
+    def critical(self, line: bytes) -> None:
+        self.sink.write(line, "critical")
+
+    info = log = msg
+    warn = warning
+    exception = error
+    fatal = critical
 
 
 @dataclass
@@ -117,6 +192,15 @@ def configure(role: str, *, worker: int | None = None, generation: int | None = 
     _logs = Logs(_logger(error_sink, level), _logger(access_sink, "debug"),
                  [error_sink] if access_sink is error_sink else [error_sink, access_sink],
                  None if access_sink.target == OFF else AccessLine(access_sink.write, identity))
+    events = _logs.events
+
+    def report(event: str, level: str, **fields: object) -> None:
+        # A loss on the error log itself is reported there too: lost as well while the disk
+        # is full, but the recovery line lands, with the count.
+        getattr(events, level)(event, **fields)
+
+    for sink in _logs.sinks:
+        sink.report = report
     return _logs
 
 

@@ -22,8 +22,9 @@ from pyhttpd.config import (
     load_config,
     render_example_config,
 )
-from pyhttpd.config_render import GENERATED_FILES, render_reference
+from pyhttpd.config_render import render_reference
 from pyhttpd.config_table import CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, usable_cpus
+from pyhttpd.generated import GENERATED_FILES
 from pyhttpd.protocol import Limits
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,6 +210,18 @@ def test_command_line_overrides_the_file(in_tmp):
     assert config.listeners == (Listener("unix", path=str(in_tmp / "s.sock")),)
     assert config.response_headers == (("X-B", "2"),)  # a list flag replaces the file's list
     assert config.keepalive_timeout == 7  # what the command line does not name stays
+
+
+@pytest.mark.parametrize("text, argv, expected", [
+    ('[[listen]]\naddress = "127.0.0.1:8080"\nbogus = 1\n', ["8080", "--bind", "127.0.0.1"],
+     "pyhttpd.toml: listen[0].bogus: unknown key"),
+    ("workers = 0\n", ["--workers", "2"], "pyhttpd.toml: workers: must be an integer >= 1, got 0"),
+    ("[timeouts]\ngraceful = 'soon'\n", ["--graceful-timeout", "3"], "pyhttpd.toml: timeouts.graceful:"),
+])
+def test_a_flag_does_not_hide_a_bad_value_in_the_file(text, argv, expected, capsys):
+    assert file_error(text, *argv).startswith(expected)
+    assert check_config(["--check-config", "--config", write(text), *argv]) == 1
+    assert capsys.readouterr().err.startswith(expected)
 
 
 def test_the_port_applies_to_addresses_without_one():

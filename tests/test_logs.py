@@ -397,3 +397,32 @@ def test_the_first_of_a_repeated_header_is_logged_whatever_its_case(access_path,
     first, own_class = lines_of(access_path)
     assert pick(first, "host", "user_agent", "referer") == ("first.test", "ua/1", "http://r/1")
     assert pick(own_class, "host", "user_agent", "referer") == ("plain.test", None, "http://p/")
+
+
+@pytest.mark.parametrize("journal", [True, False], ids=["journal stream", "another file"])
+def test_on_journalds_stream_a_line_starts_with_its_syslog_priority(tmp_path, monkeypatch, journal):
+    path = tmp_path / "stream"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        status = os.fstat(fd)
+        # JOURNAL_STREAM names the stream's device and inode; off by one inode, it is another file.
+        monkeypatch.setenv("JOURNAL_STREAM", f"{status.st_dev}:{status.st_ino + (0 if journal else 1)}")
+        current = logs.configure("master", error_log=logs.STREAM, access_log=logs.STREAM, level="debug",
+                                 stream_fd=fd)
+        for method in ("debug", "info", "warning", "error", "critical"):
+            getattr(current.events, method)(f"at_{method}")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            current.events.exception("failed")
+        current.access.info("access")
+    finally:
+        os.close(fd)
+    raw = path.read_bytes().splitlines()
+    priorities = [b"<7>", b"<6>", b"<4>", b"<3>", b"<2>", b"<3>", b"<6>"]
+    if journal:
+        assert [line[:3] for line in raw] == priorities
+        raw = [line[3:] for line in raw]
+    records = [json.loads(line) for line in raw]  # the rest is the JSON line, unchanged
+    assert [r["event"] for r in records] == ["at_debug", "at_info", "at_warning", "at_error", "at_critical",
+                                             "failed", "access"]

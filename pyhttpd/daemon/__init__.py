@@ -4,7 +4,7 @@ It knows sockets, processes, signals and the worker contract (pyhttpd.workers.co
 it never parses HTTP and never imports the user's handler. ``main.main`` is the entry
 point; ``supervisor.Supervisor.run`` the table of contents.
 
-    main.py            command line -> Config -> Supervisor; startup failures as one line
+    main.py            command line -> Config -> Supervisor; startup failures (start_failure.py)
     supervisor.py      the loop: signal queue, dispatch, housekeeping; stop and reload
     fleet.py           the workers: keep the count, roll out a generation, crash backoff
     generation.py      config -> checked generation (identity, handler check, listeners)
@@ -14,6 +14,7 @@ point; ``supervisor.Supervisor.run`` the table of contents.
     liveness.py        is a worker hung? (its scoreboard)
     backoff.py         respawn delays for workers that keep dying young
     signal_queue.py    handlers enqueue, the loop waits and takes
+    signal_hold.py     signals recorded from main's first instruction until the queue takes them
     sockets.py listener_set.py  binding before fork; endpoints kept across reloads
     load.py            workers busy/idle and requests moving, read from the scoreboards
     status_text.py     the one-line status (systemd's STATUS=)

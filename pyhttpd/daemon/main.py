@@ -1,4 +1,4 @@
-"""``pyhttpd`` under the supervisor: load the config, start the master, one line per failure.
+"""``pyhttpd`` under the supervisor: load the config, start the master, report a failed start.
 
 Exit status: 0 after a requested stop (TERM, INT, QUIT), an idle exit, or a valid
 ``--check-config``; 1 when the config is invalid or the server cannot start (address in use,
@@ -10,6 +10,7 @@ ExecReload= helper (reload_wait.py), with its own exit statuses.
 import sys
 from typing import TYPE_CHECKING
 
+from . import signal_hold
 from .proctitle import set_title
 
 if TYPE_CHECKING:
@@ -18,8 +19,12 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the master for the command line ``argv`` (default ``sys.argv[1:]``)."""
+    # First: until the loop's handlers are in place, a signal is recorded, not fatal. (This
+    # module imports nothing heavy at its top for that reason.)
+    signal_hold.hold()
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--reload-and-wait" in argv:
+        signal_hold.let_go()
         from .reload_wait import main as reload_and_wait
 
         return reload_and_wait(argv)
@@ -28,12 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import ConfigError, check_config, load_config
     from .activation import take_passed_sockets
     from .generation import GENERATION_ERRORS
+    from .logfiles import log_targets
     from .pidfile import PidfileLocked
     from .supervisor import Supervisor
     from .systemd import Notifier
 
-    if "--check-config" in argv:
-        return check_config(argv)
+    if "--check-config" in argv or "--version" in argv:
+        signal_hold.let_go()  # no master: a signal does what it does to any process
+        return check_config(argv)  # argparse prints --version and exits
     # systemd's variables, read once, here, before anything forks (also with --daemon), and
     # removed from the environment so that no worker, check or CGI script inherits them.
     passed = take_passed_sockets()
@@ -45,12 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return Supervisor(config, argv, passed=passed, notifier=notifier).run()
     except (*GENERATION_ERRORS, PidfileLocked, OSError) as error:
-        return fail(str(error), notifier)
+        return fail(str(error), notifier, log_targets(config)[1])
 
 
-def fail(message: str, notifier: "Notifier | None" = None) -> int:
-    """Print ``pyhttpd: message`` on standard error (and as systemd's STATUS=); returns 1."""
-    print(f"pyhttpd: {message}", file=sys.stderr, flush=True)
+def fail(message: str, notifier: "Notifier | None" = None, error_log: str = "-") -> int:
+    """Report a failed start: ``pyhttpd: message`` on standard error, a ``start_failed`` event
+    on the error log ``error_log`` and journald's stream (start_failure.py), and systemd's
+    STATUS=; returns 1."""
+    from .start_failure import report_start_failure
+
+    report_start_failure(message, error_log)
     if notifier is not None:
         notifier.notify(f"STATUS=Failed to start: {message}")
     return 1

@@ -13,6 +13,8 @@ import queue
 import select
 import signal
 
+from . import signal_hold
+
 MASTER_SIGNALS = (
     signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP,
     signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGCHLD,
@@ -28,10 +30,20 @@ class SignalQueue:
         self._previous: dict[int, object] = {}
 
     def install(self, signums: tuple[int, ...] = MASTER_SIGNALS) -> None:
-        """Route ``signums`` into the queue (main thread only)."""
+        """Route ``signums`` into the queue (main thread only), the signals signal_hold.py
+        recorded since the start first."""
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for signum in signums:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+        # Blocked while the handlers change, so that none comes between the held ones.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signums)
+        try:
+            for signum in signums:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            held, replaced = signal_hold.hand_over()
+            self._previous.update((signum, replaced[signum]) for signum in signums if signum in replaced)
+            for signum in held:
+                self.put(signum)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def uninstall(self) -> None:
         """Restore the previous handlers and stop writing to the wake-up pipe."""

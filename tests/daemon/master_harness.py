@@ -30,11 +30,12 @@ EVENT_TIMEOUT_S = 15.0
 
 
 class Master:
-    """A running master process and the events it has logged so far."""
+    """A running master process and the events it has logged so far. ``prefix`` runs it
+    through another command (one that ends by exec'ing it, so that ``pid`` is the master's)."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "pyhttpd.daemon", *args], cwd=cwd, env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], prefix: Sequence[str] = ()) -> None:
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "pyhttpd.daemon", *args], cwd=cwd,
+                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
         self.pid = self.proc.pid
         self.lines: list[str] = []
@@ -131,13 +132,13 @@ class Master:
 @contextmanager
 def started_masters(cwd: Path, env: dict[str, str], leading_args: Sequence[str] = ()
                     ) -> Iterator[Callable[..., Master]]:
-    """A ``start(args, ready=True)`` for a test's masters: each gets ``env`` and ``leading_args``
-    before ``args`` and, unless ready=False, is waited for until it logs "ready"; every one
-    is killed (session and all) on exit."""
+    """A ``start(args, ready=True, prefix=())`` for a test's masters: each gets ``env`` and
+    ``leading_args`` before ``args`` and, unless ready=False, is waited for until it logs
+    "ready"; every one is killed (session and all) on exit."""
     started: list[Master] = []
 
-    def start(args: list[str], ready: bool = True) -> Master:
-        master = Master([*leading_args, *args], cwd, env)
+    def start(args: list[str], ready: bool = True, prefix: Sequence[str] = ()) -> Master:
+        master = Master([*leading_args, *args], cwd, env, prefix)
         started.append(master)
         if ready:
             master.wait_for("ready")

@@ -13,6 +13,7 @@ the checkout's interpreter.
 import http.client
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,26 @@ def write_config(**extra: str) -> None:
         "graceful = 10",
     ]
     CONFIG.write_text("\n".join(lines) + "\n")
+
+
+def _catches_hup(pid: str) -> bool:
+    """Whether process ``pid`` has a handler for SIGHUP (/proc/PID/status, SigCgt)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGHUP - 1)))
+
+
+def _listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` (state 0A in /proc/net/tcp and tcp6)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+                return True
+    return False
 
 
 def get(path: str = "/", timeout: float = 10.0, unix: str | None = None) -> tuple[int, dict, bytes]:
@@ -247,7 +268,19 @@ def install(s: Scenario) -> None:
     s.step("scripts/install-systemd installs the units, a config, a user", do)
     s.step("systemd-analyze verify passes on the installed units", lambda: run(
         "systemd-analyze", "verify", "/etc/systemd/system/pyhttpd.service",
-        "/etc/systemd/system/pyhttpd.socket") and "")
+        "/etc/systemd/system/pyhttpd.socket", "/etc/systemd/system/pyhttpd@site.service",
+        "/etc/systemd/system/pyhttpd@site.socket") and "")
+
+    def man_and_logrotate() -> str:
+        page = run("man", "-w", "pyhttpd").stdout.strip()  # /usr/local/man is a link on Debian
+        check(Path(page).resolve() == Path("/usr/local/share/man/man8/pyhttpd.8").resolve(),
+              f"man -w pyhttpd: {page!r}")
+        shipped = (REPO / "systemd/pyhttpd.logrotate").read_text()
+        check(Path("/etc/logrotate.d/pyhttpd").read_text() == shipped,
+              "/etc/logrotate.d/pyhttpd is not systemd/pyhttpd.logrotate")
+        run("logrotate", "-d", "/etc/logrotate.d/pyhttpd")
+        return page
+    s.step("the man page pyhttpd(8) and /etc/logrotate.d/pyhttpd are installed", man_and_logrotate)
     def security() -> str:
         done = run("systemd-analyze", "security", "--no-pager", "pyhttpd.service")
         score = re.search(r"Overall exposure level for pyhttpd.service: (.*)", done.stdout)
@@ -365,6 +398,14 @@ def scenario_main(s: Scenario) -> None:
         return f"{len(records)} lines, all JSON objects; events include start/ready/access/reload/stop"
     s.step("6. journalctl -u pyhttpd -o cat: the service's lines are JSON that parses", journal_json)
 
+    def journal_priorities() -> str:
+        errors = journal("_SYSTEMD_UNIT=pyhttpd.service", "_TRANSPORT=stdout", "-p", "err", "-o", "cat")
+        found = [json.loads(line) for line in errors.splitlines()]  # the prefix is gone: JSON
+        check(any(r["event"] == "reload_failed" for r in found), f"no reload_failed at -p err: {errors!r}")
+        check({r["level"] for r in found} <= {"error", "critical"}, f"not errors: {errors!r}")
+        return f"{len(found)} lines at -p err: {sorted({r['event'] for r in found})}"
+    s.step("6b. journalctl -p err: the reload_failed lines, and no line below error", journal_priorities)
+
     def template() -> str:
         Path("/etc/pyhttpd/site.toml").write_text(
             f'directory = "{DOC_ROOT}"\nworkers = 1\n'
@@ -378,6 +419,33 @@ def scenario_main(s: Scenario) -> None:
         return "pyhttpd@site.socket -> 200 on /run/pyhttpd/site.sock; reload and stop ok"
     s.step("templates: pyhttpd@site.socket serves /etc/pyhttpd/site.toml", template)
 
+    def early_reload() -> str:
+        write_config(marker="v3")
+        run("systemctl", "start", "--no-block", "pyhttpd.service")
+        time.sleep(0.05)
+        reload = run("systemctl", "reload", "pyhttpd.service", ok=False, timeout=60)
+        check(reload.returncode == 0, f"systemctl reload exited {reload.returncode}: {reload.stderr}")
+        check(prop("pyhttpd.service", "ActiveState") == "active", "pyhttpd.service is not active")
+        first = prop("pyhttpd.service", "MainPID")
+        run("systemctl", "stop", "pyhttpd.service")
+        # A HUP straight to the master while it starts: as soon as it holds signals (its
+        # first instruction), before it listens (its loop's own handlers come after that).
+        run("systemctl", "start", "--no-block", "pyhttpd.service")
+        pid = wait_until("a MainPID", lambda: prop("pyhttpd.service", "MainPID") not in ("", "0")
+                         and prop("pyhttpd.service", "MainPID"), timeout=10)
+        wait_until("the master holding HUP before it listens",
+                   lambda: _catches_hup(pid) and not _listening(PORT), timeout=10, interval=0.001)
+        state = prop("pyhttpd.service", "ActiveState")
+        run("systemctl", "kill", "--kill-who=main", "-s", "HUP", "pyhttpd.service")
+        wait_until("pyhttpd.service active", lambda: prop("pyhttpd.service", "ActiveState") == "active")
+        status, headers, _ = get()
+        check(status == 200 and headers.get("x-config") == "v3", f"got {status} {headers}")
+        check(prop("pyhttpd.service", "MainPID") == pid and prop("pyhttpd.service", "NRestarts") == "0",
+              "the master was replaced")
+        run("systemctl", "stop", "pyhttpd.service")
+        return f"reload 50 ms after start: exit 0, active (MainPID {first}); HUP while {state}: still serving"
+    s.step("a reload 50 ms after start, and a HUP while starting, leave the service active", early_reload)
+
     def uninstall() -> str:
         done = run(str(REPO / "scripts" / "install-systemd"), "--uninstall", timeout=60)
         s.artefacts["uninstall_output"] = done.stdout
@@ -386,7 +454,9 @@ def scenario_main(s: Scenario) -> None:
         check(run("getent", "passwd", "pyhttpd", ok=False).returncode != 0, "the user pyhttpd is still there")
         check(CONFIG.exists(), "the changed config was removed")
         check(not Path("/etc/sysusers.d/pyhttpd.conf").exists(), "the sysusers.d file is still there")
-        return "units, sysusers.d file and user removed; the changed config kept"
+        for path in ("/usr/local/share/man/man8/pyhttpd.8", "/etc/logrotate.d/pyhttpd"):
+            check(not Path(path).exists(), f"{path} is still there")
+        return "units, sysusers.d file, man page, logrotate snippet and user removed; the changed config kept"
     s.step("scripts/install-systemd --uninstall undoes the install", uninstall)
 
 
