@@ -33,6 +33,7 @@ from typing import Any
 
 from .body_decoder import BodyDecoder
 from .errors import ProtocolError
+from .fields import field_tokens
 from .framing import NO_BODY, Framing, body_framing
 from .limits import Limits
 from .request_head import RequestHead, RequestHeadParser, RequestLine
@@ -386,7 +387,4 @@ class ConnectionState:
 
 
 def _expects_continue(head: RequestHead) -> bool:
-    if head.request_line.version_info < (1, 1):
-        return False
-    return any(token.strip(" \t").lower() == "100-continue"
-               for value in head.get_all("expect") for token in value.split(","))
+    return head.request_line.version_info >= (1, 1) and "100-continue" in field_tokens(head.get_all("expect"))

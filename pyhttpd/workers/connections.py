@@ -50,7 +50,7 @@ ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's 
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
 _SHED_BATCH = 16  # candidates found per scan of a full worker's connections
-_SHED_REPORT_S = 1.0  # at most one connection_limit_reached line this often
+_SHED_REPORT_S = 1.0  # at most one connection_limit_reached (or accept_paused) line this often
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _WATCHED = {State.HANDSHAKE: _READ, State.IDLE: _READ, State.READING_HEAD: _READ,
@@ -101,6 +101,7 @@ class ConnectionLoop:
         self._shed_candidates: list[tuple[float, int, Connection]] = []
         self._shed_since_report = 0
         self._shed_reported_at = 0.0
+        self._pause_reported_at = -_SHED_REPORT_S
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, _READ, None)
         self.pool = ServingPool(settings["threads"], self._serve)
@@ -280,6 +281,7 @@ class ConnectionLoop:
                     # registered, the loop would spin on it. Pause until fds may be free again.
                     self._stop_accepting(close=False)
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
+                    self._report_accept_pause(error)
                 return  # ECONNABORTED and the like: try again on the next event
             self._add_connection(sock, address, listener)
 
@@ -318,6 +320,15 @@ class ConnectionLoop:
                 self._close(conn)
                 self._shed_since_report += 1
                 return True
+
+    def _report_accept_pause(self, error: OSError) -> None:
+        """Log that accepting paused for want of descriptors or memory, at most once a second."""
+        now = time.monotonic()
+        if now - self._pause_reported_at >= _SHED_REPORT_S:
+            self._pause_reported_at = now
+            logs.current().events.warning("accept_paused", reason=f"accept() failed ({error.errno}: "
+                                          f"{os.strerror(error.errno)})", pause_s=ACCEPT_PAUSE_S,
+                                          connections=len(self.connections))
 
     def _report_shed(self, now: float) -> None:
         if self._shed_since_report and now - self._shed_reported_at >= _SHED_REPORT_S:

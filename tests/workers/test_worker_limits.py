@@ -209,6 +209,9 @@ def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning(spawn_work
             sock.close()
     print(f"\nworker CPU over 1 s at EMFILE: {cpu:.2f} s (holding {worker.scoreboard.counters()[1]})")
     assert cpu < 0.3
+    paused = [line for line in worker.stderr().splitlines() if '"accept_paused"' in line]
+    # Logged as nginx does, but at most once a second however often accept() fails.
+    assert paused and "(24: Too many open files)" in paused[0] and len(paused) <= 3, paused
     started = time.monotonic()
     assert get(worker.port, "/after-emfile", timeout=3).body == b"/after-emfile"
     print(f"served {time.monotonic() - started:.2f} s after the fds were freed")
