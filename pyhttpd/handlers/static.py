@@ -297,8 +297,10 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         connection = getattr(self, "connection", None)
         if outputfile is not getattr(self, "wfile", None):
             return None
-        if not isinstance(connection, socket.socket) or connection.gettimeout() == 0:
-            return None  # socket.sendfile refuses non-blocking sockets
+        if not isinstance(connection, socket.socket):
+            return None
+        if connection.gettimeout() == 0 and not hasattr(outputfile, "sendfile"):
+            return None  # socket.sendfile refuses non-blocking sockets; a worker's writer does not
         try:
             return connection if outputfile.fileno() == connection.fileno() else None
         except (AttributeError, OSError, ValueError):

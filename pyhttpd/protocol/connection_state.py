@@ -52,6 +52,10 @@ class State(enum.Enum):
     LINGERING = "lingering"
     CLOSED = "closed"
 
+    # Members are singletons: identity hashing is right, and far cheaper than Enum's own
+    # (every transition looks a state up in TRANSITIONS).
+    __hash__ = object.__hash__
+
 
 _AFTER_RESPONSE = frozenset({State.IDLE, State.READING_HEAD, State.READING_BODY, State.READY,
                              State.LINGERING, State.CLOSED})
@@ -229,26 +233,26 @@ class ConnectionState:
         if self.state == State.IDLE:
             self._enter(State.READING_HEAD, now)
             self.received_in_state = len(self.buffer)
-        reading, buffer = self._reading, self.buffer
-        parser, start, head = reading.parser, 0, None
+        reading, data = self._reading, bytes(self.buffer)  # one copy; lines are slices of it
+        parser, start, head, size = reading.parser, 0, None, len(data)
         try:
             while head is None:
                 limit = parser.line_limit()
-                end = buffer.find(b"\n", start, start + limit)
+                end = data.find(b"\n", start, start + limit)
                 if end >= 0:
-                    line = bytes(buffer[start:end + 1])
-                elif len(buffer) - start >= limit or (self.eof and len(buffer) > start):
-                    line = bytes(buffer[start:start + limit])  # over a limit, or cut by the end of input
+                    line = data[start:end + 1]
+                elif size - start >= limit or (self.eof and size > start):
+                    line = data[start:start + limit]  # over a limit, or cut by the end of input
                 else:
                     break
                 start += len(line)
                 if parser.request_line is None:  # the last line fed before one parses is the request line
                     reading.request.raw_requestline = line
                 head = parser.feed(line)
-                if self.eof and head is None and start >= len(buffer):
+                if self.eof and head is None and start >= size:
                     raise ProtocolError(400, "The request head ended early")
         finally:
-            del buffer[:start]
+            del self.buffer[:start]
         if head is not None:
             self._head_complete(reading, head, now)
 
@@ -303,8 +307,8 @@ class ConnectionState:
         return (self.state == State.READING_BODY and self._reading.request.expects_continue
                 and not self.received_in_state)
 
-    def continue_sent(self) -> None:
-        """The loop answered ``100 Continue``: the body may come now."""
+    def continue_settled(self) -> None:
+        """The loop answered ``100 Continue`` (or will not): the body is awaited as usual."""
         self._reading.request.expects_continue = False
 
     def deliver_early(self, now: float, handler_continues: bool) -> Request:
@@ -329,9 +333,9 @@ class ConnectionState:
 
     def requeue(self, now: float) -> None:
         """The request must be served elsewhere (a thread): SERVING -> READY, counted once."""
-        if self.state != State.SERVING:
-            raise InvalidTransition(f"{self.state.value} -> ready")
-        self.state, self.since = State.READY, now
+        if self.state != State.SERVING:  # READY is reachable from elsewhere, but not this way
+            raise InvalidTransition(f"{self.state.value} -> ready (requeue)")
+        self._enter(State.READY, now)
         self.requests -= 1
 
     def response_made(self, closes: bool, output_pending: bool, now: float) -> State:

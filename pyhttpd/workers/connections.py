@@ -221,29 +221,32 @@ class ConnectionLoop:
 
         A handler with no ``do_<METHOD>`` gets its 501 before the client sends the body. A
         handler with its own ``handle_expect_100`` decides itself: it gets the request at
-        once and reads the body from the connection (which then closes after it).
+        once and reads the body from the connection (which then closes after it). An
+        HTTP/1.0 handler does not answer 100 (as under ``http.server``): the client sends
+        the body after its own wait (RFC 9110 10.1.1).
         """
-        handler = type(conn.handler)
-        takes_body = hasattr(handler, "do_" + conn.state.incoming.line.method)
-        if (takes_body and handler.handle_expect_100 is BaseHTTPRequestHandler.handle_expect_100
-                and handler.protocol_version >= "HTTP/1.1"):
+        handler, state = type(conn.handler), conn.state
+        takes_body = hasattr(handler, "do_" + state.incoming.line.method)
+        if handler.protocol_version < "HTTP/1.1":
+            state.continue_settled()
+        elif not takes_body or handler.handle_expect_100 is not BaseHTTPRequestHandler.handle_expect_100:
+            state.deliver_early(time.monotonic(), handler_continues=takes_body)
+        else:
             try:
                 conn.sock.send(_CONTINUE)  # 25 bytes on an idle socket: taken at once
             except OSError:
                 pass  # the body's read, or the response, meets the same error
-            conn.state.continue_sent()
-        else:
-            conn.state.deliver_early(time.monotonic(), handler_continues=takes_body)
+            state.continue_settled()
 
     def _follow(self, conn: Connection) -> None:
         """Do what the connection's state asks: watch it, serve it, linger or close it."""
         state = conn.state.state
         if state == State.READY:
-            self._watch(conn, 0)
             self._count_request()
-            if conn.inline_capable:
+            if conn.inline_capable:  # answered now, before any other event: it may stay watched
                 self._serve_on_loop(conn)
             else:
+                self._watch(conn, 0)
                 self.pool.submit(conn)
         elif state == State.CLOSED:
             self._close(conn)
@@ -270,6 +273,7 @@ class ConnectionLoop:
         for _ in range(_ACCEPT_BATCH):
             if len(self.connections) >= self.max_connections and not self._shed_one():
                 self._stop_accepting(close=False)
+                self._may_have_room = False  # until a connection closes or becomes idle
                 return
             try:
                 sock, address = listener.accept()
@@ -281,6 +285,7 @@ class ConnectionLoop:
                     # registered, the loop would spin on it. Pause until fds may be free again.
                     self._stop_accepting(close=False)
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
+                    self._may_have_room = True  # try again once the pause is over
                     self._report_accept_pause(error)
                 return  # ECONNABORTED and the like: try again on the next event
             self._add_connection(sock, address, listener)
@@ -405,6 +410,7 @@ class ConnectionLoop:
         except NeedsThread:
             writer.discard()
             conn.state.requeue(time.monotonic())
+            self._watch(conn, 0)
             self.pool.submit(conn)
             return
         except Exception as error:  # as in _serve: the connection ends, the worker goes on
@@ -466,11 +472,12 @@ class ConnectionLoop:
                 self._request_done(conn, closes)
             else:  # its handler could not even start: it ends here
                 self._close(conn)
-        # A full worker stopped accepting: a connection closed, or one idle now may be shed.
+        # Accepting stopped (full, or out of fds): a connection closed, one idle now may be
+        # shed, or the pause is over.
         if (self._may_have_room and not self.accepting and not self.draining
                 and time.monotonic() >= self.accept_paused_until):
             self._start_accepting()
-        self._may_have_room = False
+            self._may_have_room = False
 
     def _expire(self, now: float) -> None:
         for conn in list(self.connections):

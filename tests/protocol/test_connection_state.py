@@ -148,7 +148,7 @@ def test_a_request_expecting_100_waits_for_the_loop_to_answer_it():
     conn.receive(post(b"", b"Expect: 100-continue").replace(b"Length: 0", b"Length: 3"), 1.0)
     assert conn.state == State.READING_BODY and conn.awaiting_continue()
     assert conn.incoming.line.method == "POST"
-    conn.continue_sent()
+    conn.continue_settled()
     assert not conn.awaiting_continue()
     assert conn.receive(b"abc", 2.0) == State.READY and conn.request.body.getvalue() == b"abc"
 

@@ -292,3 +292,15 @@ def test_a_handler_with_its_own_handle_expect_100_decides_before_the_body(spawn_
         sock.sendall(head)
         assert readable_within(sock, 3.0), "no answer without the body"
         assert read_response(rfile).status == 417
+
+
+def test_an_http_1_0_handler_sends_no_100_and_takes_the_body_when_it_comes(spawn_worker):
+    worker = spawn_worker(protocol="HTTP/1.0")
+    body = b"late body"
+    head = request_bytes("POST", "/echo", {"Expect": "100-continue"}, body=body)[: -len(body)]
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(head)
+        assert not readable_within(sock, 0.5), "an HTTP/1.0 handler answered the expectation"
+        sock.sendall(body)  # as a client does once its wait for a 100 is over
+        response = read_response(rfile)
+    assert (response.status, response.body) == (200, body)
