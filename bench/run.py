@@ -2,8 +2,9 @@
 
 A round starts each server in turn (the order rotates from round to round), checks that it
 answers every target correctly, warms it up, loads it with each (file, mode) cell of the plan
-(backwards on even rounds) while sampling its process tree, and stops it: TERM to the PID it started, KILL to whatever
-of its tree is left after a grace period. Only one server runs at a time.
+(backwards on even rounds) while sampling its process tree, and stops it: TERM to the PID it
+started, KILL to whatever of its tree is left after a grace period. Only one server runs at a
+time.
 """
 
 from __future__ import annotations
