@@ -66,6 +66,7 @@ class Config:
     cgi: bool
     content_type: str
     response_headers: tuple[tuple[str, str], ...]
+    trusted_proxies: tuple[str, ...]  # networks, as ipaddress writes them
     server_tokens: str  # "full", "product" or "off"
     user: str | None
     group: str | None
@@ -293,6 +294,9 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
         check_listeners(values["listen"])
     except Invalid as invalid:
         raise _blame(raw, ("listen",), invalid) from None
+    if any(listener.proxy_protocol for listener in values["listen"]) and not values["trusted_proxies"]:
+        problem = "a listener with proxy_protocol = true needs trusted_proxies (--trusted-proxy)"
+        raise _blame(raw, ("trusted_proxies", "listen"), Invalid(problem))
     if values["cgi"]:
         if values["handler"] not in (STATIC_HANDLER, CGI_HANDLER):
             problem = f"cgi = true needs the built-in handler, but handler is {show(values['handler'])}"

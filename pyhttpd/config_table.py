@@ -20,6 +20,7 @@ from .config_values import (
     LOG_TARGET,
     MEDIA_TYPE,
     MIME_TYPES,
+    NETWORKS,
     OPTIONAL_DIRECTORY,
     OPTIONAL_FILE,
     USER,
@@ -108,6 +109,12 @@ SETTINGS: tuple[Setting, ...] = (
       metavar=("NAME", "VALUE"), example=[["X-Frame-Options", "DENY"]],
       help="Headers added to every 200 response, as [name, value] pairs. --header may be "
            "repeated; given on the command line, it replaces the file's list."),
+    S("trusted_proxies", "trusted_proxies", NETWORKS, [], flags=("--trusted-proxy",), metavar="ADDRESS",
+      example=["127.0.0.1", "10.0.0.0/8"],
+      help="Load balancers and proxies whose word on the client is taken: a peer in this list may "
+           "(on a listener with proxy_protocol = true, must) send a PROXY header, and its "
+           "Forwarded / X-Forwarded-For / X-Forwarded-Proto headers are honoured. Empty by default: "
+           "nobody's. --trusted-proxy may be repeated."),
     S("server_tokens", "server_tokens", choice("full", "product", "off"), "full", flags=("--server-tokens",),
       metavar="full|product|off",
       help='What the Server header says: "full" is pyhttpd/VERSION, "product" pyhttpd, "off" sends '

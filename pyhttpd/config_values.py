@@ -272,6 +272,22 @@ def _convert_cache_rules(value: Any) -> tuple[tuple[str, str], ...]:
 CACHE_RULES = Kind("array of [glob pattern, Cache-Control value] pairs", _convert_cache_rules, cli="pair")
 
 
+def _convert_networks(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Invalid(f"must be an array of addresses or networks, got {show(value)}")
+    networks = []
+    for index, item in enumerate(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise Invalid(f"not an IP address or network: {show(item)}", f"[{index}]") from None
+    return tuple(networks)
+
+
+NETWORKS = Kind('array of IP addresses or networks ("10.0.0.0/8")', _convert_networks,
+                lambda items: list(items), "append")
+
+
 # --- listeners ----------------------------------------------------------------------------------
 
 
@@ -289,6 +305,7 @@ class Listener:
     path: str | None = None
     name: str | None = None
     tls: TLSFiles | None = None  # certificate, key and password file: an HTTPS listener
+    proxy_protocol: bool = False  # each connection starts with a PROXY header (v1 or v2)
 
     @property
     def dual_stack(self) -> bool:
@@ -380,7 +397,7 @@ def _listener_name(value: Any) -> str | None:
     return value
 
 
-_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file")
+_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", "proxy_protocol")
 
 
 def tls_files(cert: Any, key: Any, password_file: Any) -> TLSFiles | None:
@@ -418,14 +435,19 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].name") from None
         try:
-            tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:]))
+            tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:5]))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].tls_key") from None
-        listeners.append(replace(listener, name=name, tls=tls))
+        try:
+            proxy_protocol = _convert_boolean(entry.get("proxy_protocol", False))
+        except Invalid as error:
+            raise Invalid(error.problem, f"[{index}].proxy_protocol") from None
+        listeners.append(replace(listener, name=name, tls=tls, proxy_protocol=proxy_protocol))
     return tuple(listeners)
 
 
-LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file)",
+LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file, "
+                 "proxy_protocol)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
 
 

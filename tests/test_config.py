@@ -325,7 +325,7 @@ FILE_ERRORS = [
     ("timeouts = 5", "timeouts: must be a table, got 5"),
     ("[[listen]]\naddress = '[::]:1'\nport = 2",
      "listen[0].port: unknown key (a [[listen]] table takes address, name, tls_cert, tls_key, "
-     "tls_password_file)"),
+     "tls_password_file, proxy_protocol)"),
     ("[[listen]]\nname = 'http'", "listen[0].address: is required"),
     ("[[listen]]\naddress = 8080", 'listen[0].address: must be an address (HOST, HOST:PORT, [IPv6], '
                                    '[IPv6]:PORT or unix:/path), got 8080'),

@@ -50,7 +50,9 @@ def build_generation(config: Config, number: int, listener_set: ListenerSet,
     check_handler(handler, credentials, config.worker_ready_timeout, command)
     tls_by_name = check_certificates(config)
     bound = listener_set.bind(config.listeners)
-    listeners = [replace(listener, tls=tls_by_name.get(listener.name)) for listener in bound]
+    proxied = {listener.name or str(listener) for listener in config.listeners if listener.proxy_protocol}
+    listeners = [replace(listener, tls=tls_by_name.get(listener.name),
+                         proxy_protocol=listener.name in proxied) for listener in bound]
     return Generation(number, config, listeners, credentials)
 
 

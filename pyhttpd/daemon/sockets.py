@@ -53,6 +53,7 @@ class BoundListener:
     port: int | None = None
     unix_inode: int | None = None  # the socket file we created, so close never unlinks another
     tls: TLSMaterial | None = None  # set by the generation for an HTTPS listener: what was checked
+    proxy_protocol: bool = False  # set by the generation from the configured listener
 
     def fileno(self) -> int:
         """The listening fd (what the worker inherits)."""
@@ -60,7 +61,8 @@ class BoundListener:
 
     def spec(self) -> ListenerSpec:
         """This listener as the worker contract describes it."""
-        return ListenerSpec(fd=self.fileno(), name=self.name, kind=self.kind)
+        return ListenerSpec(fd=self.fileno(), name=self.name, kind=self.kind,
+                            proxy_protocol=self.proxy_protocol)
 
     def close(self, unlink: bool = True) -> None:
         """Close the socket; for a unix socket, remove its file if it is still ours and

@@ -26,7 +26,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
 
     - ``handler``: "module:Class", or None for the built-in static/CGI handler
     - ``directory``, ``protocol``, ``cgi``, ``content_type``
-    - ``response_headers``: [[name, value], ...]
+    - ``response_headers``: [[name, value], ...]; ``trusted_proxies``: [network, ...]
     - ``server_tokens``: "full", "product" or "off" (``pyhttpd.handlers.server_tokens``)
     - ``threads``, ``max_connections``
     - ``max_requests``: this worker's limit with jitter applied; 0 means never recycle
@@ -47,6 +47,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
         "cgi": bool(config.cgi),
         "content_type": config.content_type,
         "response_headers": [[name, value] for name, value in config.response_headers],
+        "trusted_proxies": list(config.trusted_proxies),
         "server_tokens": config.server_tokens,
         "threads": config.threads,
         "max_connections": config.max_connections,

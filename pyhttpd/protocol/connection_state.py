@@ -9,6 +9,7 @@ acts on the answers: wait for bytes, run a handler, send, linger, close.
 States and who acts in each (``TRANSITIONS`` is enforced: a move it does not list raises
 ``InvalidTransition``, a bug, never a client's doing)::
 
+    PROXY         waiting for the balancer's PROXY header      deadline: request_head
     HANDSHAKE     TLS handshake under way                      deadline: request_head
     IDLE          no byte of a next request                    keepalive (first request: request_head)
     READING_HEAD  part of a head received                      request_head + received / min_rate
@@ -36,12 +37,14 @@ from .errors import ProtocolError
 from .fields import field_tokens
 from .framing import NO_BODY, Framing, body_framing
 from .limits import Limits
+from .proxy_protocol import ProxyHeader, read_proxy_header
 from .request_head import RequestHead, RequestHeadParser, RequestLine
 
 
 class State(enum.Enum):
     """What a connection is doing; see the module docstring."""
 
+    PROXY = "proxy"
     HANDSHAKE = "handshake"
     IDLE = "idle"
     READING_HEAD = "reading-head"
@@ -60,6 +63,7 @@ class State(enum.Enum):
 _AFTER_RESPONSE = frozenset({State.IDLE, State.READING_HEAD, State.READING_BODY, State.READY,
                              State.LINGERING, State.CLOSED})
 TRANSITIONS: dict[State, frozenset[State]] = {
+    State.PROXY: frozenset({State.HANDSHAKE, State.IDLE, State.CLOSED}),
     State.HANDSHAKE: frozenset({State.IDLE, State.LINGERING, State.CLOSED}),
     State.IDLE: frozenset({State.READING_HEAD, State.READING_BODY, State.READY, State.CLOSED}),
     State.READING_HEAD: frozenset({State.READING_BODY, State.READY, State.CLOSED}),
@@ -72,7 +76,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 # Where a connection may be shed to make room for a new one: nothing of a request is lost
 # that the client could not simply send again.
-SHEDDABLE = frozenset({State.HANDSHAKE, State.IDLE, State.READING_HEAD})
+SHEDDABLE = frozenset({State.PROXY, State.HANDSHAKE, State.IDLE, State.READING_HEAD})
 
 
 class InvalidTransition(RuntimeError):
@@ -131,18 +135,23 @@ class ConnectionState:
     """
 
     # A worker holds thousands of idle connections: no per-instance dict.
-    __slots__ = ("limits", "timeouts", "strict", "new_body_sink", "buffer", "state", "since",
+    __slots__ = ("limits", "timeouts", "strict", "new_body_sink", "buffer", "state", "since", "tls",
+                 "proxy_header", "_proxy_bytes",
                  "progress_at", "received_in_state", "requests", "retiring", "eof", "request",
                  "request_closes", "_reading")
 
     def __init__(self, limits: Limits, timeouts: Timeouts, *, strict: bool = True, now: float,
-                 tls: bool = False, new_body_sink: Callable[[], Any] | None = None) -> None:
+                 tls: bool = False, proxy: bool = False,
+                 new_body_sink: Callable[[], Any] | None = None) -> None:
         self.limits = limits
         self.timeouts = timeouts
         self.strict = strict
         self.new_body_sink = new_body_sink or io.BytesIO
         self.buffer = bytearray()
-        self.state = State.HANDSHAKE if tls else State.IDLE
+        self.tls = tls
+        self.state = State.PROXY if proxy else State.HANDSHAKE if tls else State.IDLE
+        self.proxy_header: ProxyHeader | None = None
+        self._proxy_bytes = b""  # a PROXY header's first bytes, taken before it was whole
         self.since = now  # when the current state began
         self.progress_at = now  # last byte received or sent
         self.received_in_state = 0
@@ -175,7 +184,7 @@ class ConnectionState:
             if self.retiring and self.requests:
                 limit = min(limit, t.retire_idle)
             return self.since + limit
-        if state in (State.READING_HEAD, State.HANDSHAKE):
+        if state in (State.READING_HEAD, State.HANDSHAKE, State.PROXY):
             return self.since + t.request_head + self._rate_allowance()
         if state == State.READING_BODY:
             by_rate = self.since + t.request_body + self._rate_allowance()
@@ -371,6 +380,26 @@ class ConnectionState:
         self.progress_at = now
 
     # -- the end -------------------------------------------------------------------------------
+
+    def receive_proxy_header(self, peeked: bytes, now: float) -> int:
+        """Take a PROXY header from bytes peeked at the socket; returns how many to consume.
+
+        The header is parsed from what was consumed before plus ``peeked``. Complete: it is
+        kept as ``proxy_header``, the state moves on (HANDSHAKE or IDLE), and the count is its
+        remaining bytes, none of the stream after it. Incomplete: all of ``peeked`` is header
+        and is consumed. Raises ProxyHeaderError for a malformed or missing header.
+        """
+        if self.state != State.PROXY:
+            raise InvalidTransition(f"{self.state.value}: no PROXY header expected")
+        data = self._proxy_bytes + peeked
+        header = read_proxy_header(data)
+        if header is None:
+            self._proxy_bytes = data
+            return len(peeked)
+        taken = header.length - len(self._proxy_bytes)
+        self.proxy_header, self._proxy_bytes = header, b""
+        self._enter(State.HANDSHAKE if self.tls else State.IDLE, now)
+        return taken
 
     def handshake_done(self, now: float) -> None:
         """HANDSHAKE -> IDLE."""

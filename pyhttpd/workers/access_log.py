@@ -20,7 +20,8 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) ->
         return  # the connection closed before a request line: nothing was asked
     path, _, query = (handler.path if handler.command else "").partition("?")
     if conn.log_peer is None:
-        conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details())
+        balancer = _peer(conn.peer_address)[0] if conn.peer_address is not None else None
+        conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details(), balancer)
     host, user_agent, referer = _client_fields(handler.headers)
     write(conn.log_peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),

@@ -25,12 +25,13 @@ class Connection:
     """
 
     # A worker holds thousands of idle connections: no per-instance dict.
-    __slots__ = ("sock", "address", "listener", "state", "reader", "writer", "handler", "events",
-                 "inline_capable", "log_peer", "__weakref__")
+    __slots__ = ("sock", "address", "peer_address", "listener", "state", "reader", "writer", "handler",
+                 "events", "inline_capable", "log_peer", "__weakref__")
 
     def __init__(self, sock: socket.socket, address, listener: socket.socket, state: ConnectionState) -> None:
         self.sock = sock
-        self.address = address
+        self.address = address  # the client: the TCP peer, or who a PROXY header names
+        self.peer_address = None  # the balancer that sent a PROXY header naming the client
         self.listener = listener  # the listening socket it came from
         self.state = state
         self.reader = ConnectionReader(sock, state.buffer)

@@ -34,6 +34,7 @@ from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
 from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
@@ -41,6 +42,7 @@ from .access_log import log_access
 from .connection import Connection
 from .contract import Scoreboard
 from .pool import ServingPool
+from .trusted_peers import TrustedPeers
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
 # One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
@@ -53,6 +55,7 @@ _SHED_BATCH = 16  # candidates found per scan of a full worker's connections
 _SHED_REPORT_S = 1.0  # at most one connection_limit_reached (or accept_paused) line this often
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+_PROXY_PEEK = max(V1_MAX, 16 + 4096)  # a whole v1 line or v2 header at most
 _WATCHED = {State.HANDSHAKE: _READ, State.IDLE: _READ, State.READING_HEAD: _READ,
             State.READING_BODY: _READ, State.LINGERING: _READ, State.SENDING: _WRITE}
 
@@ -74,9 +77,11 @@ class ConnectionLoop:
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
                  make_handler: Callable[[Connection, socket.socket], object],
-                 tls_contexts: dict | None = None) -> None:
+                 tls_contexts: dict | None = None, proxied: frozenset = frozenset()) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
+        self.proxied = proxied  # listeners whose connections start with a PROXY header
+        self.trusted = TrustedPeers(settings.get("trusted_proxies", ()))
         self.timeouts = timeouts_from(settings)
         self.limits = Limits(**settings["limits"])  # what the handler classes are configured with
         self.max_connections = settings["max_connections"]
@@ -177,6 +182,8 @@ class ConnectionLoop:
             self._drain_wake_pipe()
         elif not isinstance(conn, Connection):
             self._accept(key.fileobj)
+        elif conn.state.state == State.PROXY:
+            self._on_proxy_header(conn)
         elif conn.state.state == State.HANDSHAKE:
             self._on_handshake(conn)
         elif conn.state.state == State.LINGERING:
@@ -294,20 +301,25 @@ class ConnectionLoop:
         sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        tls = listener in self.tls_contexts
-        state = ConnectionState(self.limits, self.timeouts, now=time.monotonic(), tls=tls,
+        tls, proxied = listener in self.tls_contexts, listener in self.proxied
+        state = ConnectionState(self.limits, self.timeouts, now=time.monotonic(), tls=tls, proxy=proxied,
                                 new_body_sink=_spooled_body)
         conn = Connection(sock, address, listener, state)
         conn.inline_capable = self.serve_inline and not tls
-        if not tls:  # a TLS connection gets its handler once the handshake is done
-            try:
-                conn.handler = self.make_handler(conn, listener)
-            except Exception as error:  # the user's handler class cannot even be built
-                _log_escaped(conn, error)
-                conn.close()
-                return
         self.connections.add(conn)
-        self._watch(conn, _READ)
+        # After a PROXY header or a TLS handshake, the handler is made once they are done.
+        if tls or proxied or self._give_handler(conn):
+            self._watch(conn, _READ)
+
+    def _give_handler(self, conn: Connection) -> bool:
+        """Make ``conn``'s handler; False (and the connection closed) if the class cannot be built."""
+        try:
+            conn.handler = self.make_handler(conn, conn.listener)
+        except Exception as error:  # the user's handler class cannot even be built
+            _log_escaped(conn, error)
+            self._close(conn)
+            return False
+        return True
 
     def _shed_one(self) -> bool:
         """Close the connection waiting longest for a request head; False if none may go."""
@@ -358,6 +370,46 @@ class ConnectionLoop:
                 listener.close()
             self.listeners = []
 
+    # -- behind a load balancer --------------------------------------------------------------
+
+    def _on_proxy_header(self, conn: Connection) -> None:
+        """Read the PROXY header, consuming none of the client's stream after it.
+
+        The header is parsed from bytes peeked at the socket, and only its own are taken, so
+        that a TLS handshake (whose first bytes the loop peeks at too) or a request starts
+        right after it. A peer not in ``trusted_proxies``, or a malformed or missing header,
+        ends the connection with one log line.
+        """
+        if not self.trusted.contains(conn.address):
+            self._refuse_proxy(conn, "the peer is not in trusted_proxies")
+            return
+        try:
+            peeked = conn.sock.recv(_PROXY_PEEK, socket.MSG_PEEK)
+            if not peeked:
+                self._close(conn)
+                return
+            taken = conn.state.receive_proxy_header(peeked, time.monotonic())
+            conn.sock.recv(taken)  # already there: peeked
+        except BlockingIOError:
+            return
+        except ProxyHeaderError as error:
+            self._refuse_proxy(conn, str(error))
+            return
+        except OSError:
+            self._close(conn)
+            return
+        header = conn.state.proxy_header
+        if header is None:
+            return  # the rest of the header is still to come
+        if header.client is not None:
+            conn.peer_address, conn.address = conn.address, header.client
+        if conn.state.state == State.IDLE and self._give_handler(conn):
+            self._on_readable(conn)  # the request may have come with the header
+
+    def _refuse_proxy(self, conn: Connection, reason: str) -> None:
+        logs.current().events.warning("proxy_header_refused", client=conn.client(), reason=reason)
+        self._close(conn)
+
     # -- TLS -----------------------------------------------------------------------------------
 
     def _on_handshake(self, conn: Connection) -> None:
@@ -375,11 +427,7 @@ class ConnectionLoop:
             self._start_serving_tls(conn)
 
     def _start_serving_tls(self, conn: Connection) -> None:
-        try:
-            conn.handler = self.make_handler(conn, conn.listener)
-        except Exception as error:  # the user's handler class cannot even be built
-            _log_escaped(conn, error)
-            self._close(conn)
+        if not self._give_handler(conn):
             return
         conn.state.handshake_done(time.monotonic())
         self._on_readable(conn)  # the request may have come with the handshake's last flight

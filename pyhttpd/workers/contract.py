@@ -42,6 +42,7 @@ class ListenerSpec:
     kind: str  # "tcp" or "unix"
     tls_fd: int | None = None  # a sealed memfd with the PEM chain and key: a TLS listener
     tls_password_fd: int | None = None  # a memfd with the key's password, if it has one
+    proxy_protocol: bool = False  # each connection starts with a PROXY header
 
 
 @dataclass(frozen=True)

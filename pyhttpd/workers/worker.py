@@ -120,15 +120,17 @@ class Worker:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners, tls_contexts = [], {}
+        listeners, tls_contexts, proxied = [], {}, set()
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
             if item.tls_fd is not None:
                 tls_contexts[listener] = tls_context_for(item)
+            if item.proxy_protocol:
+                proxied.add(listener)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
-                                   tls_contexts)
+                                   tls_contexts, frozenset(proxied))
         self.servers = {listener: WorkerServer(listener) for listener in listeners}
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 

@@ -1,7 +1,8 @@
 """The handler the master tests run in real workers.
 
 GET /anything answers {"pid": worker pid, "path": ...}; /sleep?s=N answers after N seconds;
-/forever never answers (a hung request, for the liveness timeout). POST reads the body and
+/forever never answers (a hung request, for the liveness timeout). Every answer names the
+client_address the handler was given. POST reads the body and
 answers its length.
 """
 
@@ -23,7 +24,8 @@ class App(BaseHTTPRequestHandler):
             time.sleep(float(parse_qs(url.query)["s"][0]))
         elif url.path == "/forever":
             threading.Event().wait()
-        body = json.dumps({"pid": os.getpid(), "path": self.path}).encode()
+        answer = {"pid": os.getpid(), "path": self.path, "client": list(self.client_address)}
+        body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -16,9 +16,10 @@ MAX_LINE_BYTES = 4096
 FIXED = ["ts", "level", "event", "pid", "role", "worker", "generation"]
 ACCESS = [*FIXED, "remote_addr", "remote_port", "method", "path", "query", "protocol", "status",
           "bytes_sent", "duration_ms", "host", "user_agent", "referer", "request_id", "conn_requests"]
-# Fields that may follow the documented ones: the TLS details (null over plain TCP), and
-# the names of the fields cut to keep the line within MAX_LINE_BYTES.
-OPTIONAL_TAIL = ("tls_version", "tls_cipher", "truncated")
+# Fields that may follow the documented ones: the TLS details (null over plain TCP), the
+# balancer that named the client (null for a direct one), and the names of the fields cut
+# to keep the line within MAX_LINE_BYTES.
+OPTIONAL_TAIL = ("tls_version", "tls_cipher", "peer_addr", "truncated")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
@@ -59,6 +60,7 @@ def check_access(record: dict, user_agent: str | None = None) -> None:
     keys = list(record)
     assert keys[: len(ACCESS)] == ACCESS and set(keys[len(ACCESS):]) <= set(OPTIONAL_TAIL), keys
     assert record.get("tls_version") is None and record.get("tls_cipher") is None
+    assert record.get("peer_addr") is None
     check_ts(record["ts"])
     assert record["level"] == "info" and record["event"] == "access" and record["role"] == "worker"
     for name in ("pid", "worker", "generation", "remote_port", "status", "bytes_sent", "conn_requests"):

@@ -49,8 +49,10 @@ class KeepAliveClients:
     after ``stop``; ``ok`` counts the 200s.
     """
 
-    def __init__(self, port: int, path: str, clients: int, timeout: float = 10.0) -> None:
+    def __init__(self, port: int, path: str, clients: int, timeout: float = 10.0,
+                 source: str | None = None) -> None:
         self.port, self.path, self.timeout = port, path, timeout
+        self.source = (source, 0) if source else None  # another loopback address: 127.0.0.2
         self.ok = 0
         self.failures: list[BaseException | int] = []
         self._stop = threading.Event()
@@ -61,7 +63,8 @@ class KeepAliveClients:
     def _run(self) -> None:
         import http.client
 
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout,
+                                          source_address=self.source)
         while not self._stop.is_set():
             try:
                 conn.request("GET", self.path)

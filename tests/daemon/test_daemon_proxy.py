@@ -1,0 +1,201 @@
+"""Behind a load balancer: the PROXY protocol names the client, to the handler and the log.
+
+Direct tests send the header themselves (v1 and v2, split, malformed, from an untrusted
+peer); the last one puts a real HAProxy (Debian's, installed by scripts/test) in front of
+three pyhttpd instances with ``send-proxy-v2`` and health checks, and restarts each
+instance in turn under keep-alive clients that never retry.
+"""
+
+import ipaddress
+import json
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+from master_harness import write_config
+from support.load import KeepAliveClients
+from support.polling import wait_until
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_config(path, trusted: str = '["127.0.0.1"]', port: int = 0) -> str:
+    return write_config(path, f"""
+workers = 2
+threads = 4
+handler = "master_app:App"
+trusted_proxies = {trusted}
+[[listen]]
+address = "127.0.0.1:{port}"
+proxy_protocol = true
+[logs]
+access_log = "-"
+[timeouts]
+worker_ready = 10
+graceful = 10
+""")
+
+
+def v2_header(client: str, client_port: int) -> bytes:
+    addresses = ipaddress.IPv4Address(client).packed + ipaddress.IPv4Address("127.0.0.1").packed
+    payload = addresses + struct.pack("!HH", client_port, 80)
+    return V2_SIGNATURE + b"\x21\x11" + struct.pack("!H", len(payload)) + payload
+
+
+def exchange(port: int, *pieces: bytes) -> bytes:
+    """Send ``pieces`` (a pause between them) on one connection; everything it answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.05)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def body_of(response: bytes) -> dict:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), response[:200]
+    return json.loads(body)
+
+
+REQUEST = b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def test_a_proxy_header_names_the_client_to_the_handler_and_the_access_log(start_master, tmp_path):
+    master = start_master(["--config", proxy_config(tmp_path / "c.toml")])
+    master.wait_for("ready")
+    v1 = exchange(master.port, b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 80\r\n" + REQUEST)
+    assert body_of(v1)["client"] == ["192.0.2.7", 40001]
+    header = v2_header("198.51.100.9", 40002)
+    split_v2 = exchange(master.port, header[:10], header[10:], REQUEST)
+    assert body_of(split_v2)["client"] == ["198.51.100.9", 40002]
+    access = [master.wait_for("access", path="/who", count=n) for n in (1, 2)]
+    assert [(a["remote_addr"], a["remote_port"], a["peer_addr"]) for a in access] == [
+        ("192.0.2.7", 40001, "127.0.0.1"), ("198.51.100.9", 40002, "127.0.0.1")]
+
+
+def test_a_local_header_keeps_the_peer_as_the_client(start_master, tmp_path):
+    master = start_master(["--config", proxy_config(tmp_path / "c.toml")])
+    master.wait_for("ready")
+    local = V2_SIGNATURE + b"\x20\x00\x00\x00"  # a balancer's own health check
+    assert body_of(exchange(master.port, local + REQUEST))["client"][0] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("first, reason", [
+    (REQUEST, "no PROXY header"),
+    (b"PROXY TCP4 192.0.2.7 127.0.0.1 99999 80\r\n" + REQUEST, "malformed port"),
+    (V2_SIGNATURE + b"\x21\x11\xff\xff", "PROXY v2 header of 65535 bytes"),
+])
+def test_a_missing_or_malformed_header_closes_the_connection_with_one_line(start_master, tmp_path, first,
+                                                                          reason):
+    master = start_master(["--config", proxy_config(tmp_path / "c.toml")])
+    master.wait_for("ready")
+    assert exchange(master.port, first) == b""  # closed, nothing answered
+    refused = master.wait_for("proxy_header_refused")
+    assert reason in refused["reason"] and refused["client"].startswith("127.0.0.1:")
+    assert body_of(exchange(master.port, b"PROXY UNKNOWN\r\n" + REQUEST))  # the worker goes on
+
+
+def test_a_header_from_an_untrusted_peer_is_refused(start_master, tmp_path):
+    master = start_master(["--config", proxy_config(tmp_path / "c.toml", trusted='["10.9.9.9"]')])
+    master.wait_for("ready")
+    assert exchange(master.port, b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 80\r\n" + REQUEST) == b""
+    assert "not in trusted_proxies" in master.wait_for("proxy_header_refused")["reason"]
+
+
+def test_proxy_protocol_without_trusted_proxies_is_a_config_error(tmp_path):
+    config = write_config(tmp_path / "c.toml", """
+[[listen]]
+address = "127.0.0.1:0"
+proxy_protocol = true
+""")
+    done = subprocess.run(["pyhttpd", "--config", config, "--check-config"], capture_output=True, text=True,
+                          timeout=30, env={"PATH": _venv_path()})
+    assert done.returncode != 0 and "trusted_proxies" in done.stderr and "proxy_protocol" in done.stderr
+
+
+def _venv_path() -> str:
+    import os
+    import sys
+    return os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+HAPROXY = """
+global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response response-timeout
+frontend web
+    bind 127.0.0.1:{front}
+    default_backend pyhttpd
+backend pyhttpd
+    balance roundrobin
+    option httpchk GET /health
+    http-check expect status 200
+    default-server send-proxy-v2 check inter 300ms fall 1 rise 1
+{servers}
+"""
+
+
+@pytest.mark.slow
+def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, tmp_path):
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
+    ports = [free_port() for _ in range(3)]
+    configs = [proxy_config(tmp_path / f"c{i}.toml", port=port) for i, port in enumerate(ports)]
+    masters = [start_master(["--config", config]) for config in configs]
+    for master in masters:
+        master.wait_for("ready")
+    front = free_port()
+    servers = "\n".join(f"    server p{i} 127.0.0.1:{port}" for i, port in enumerate(ports))
+    (tmp_path / "haproxy.cfg").write_text(HAPROXY.format(front=front, servers=servers))
+    haproxy = subprocess.Popen(["haproxy", "-f", str(tmp_path / "haproxy.cfg"), "-db"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _answers(front), 10), "haproxy did not start"
+        load = KeepAliveClients(front, "/who", clients=20, source="127.0.0.2")  # haproxy: 127.0.0.1
+        try:
+            assert wait_until(lambda: load.ok > 200, 10)
+            for index, config in enumerate(configs):
+                masters[index].signal(signal.SIGTERM)
+                masters[index].wait_exit(20)
+                masters[index] = start_master(["--config", config])
+                masters[index].wait_for("ready")
+                time.sleep(1.0)  # the health check sees it up again
+        finally:
+            load.stop()
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+    assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
+    clients = {event["remote_addr"] for master in masters for event in master.find("access", path="/who")}
+    peers = {event["peer_addr"] for master in masters for event in master.find("access", path="/who")}
+    assert clients == {"127.0.0.2"} and peers == {"127.0.0.1"}  # the client's, then haproxy's
+    print(f"\nhaproxy, 3 instances restarted in turn: {load.ok} requests, 0 failed")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
