@@ -11,19 +11,28 @@ from .. import logs
 from .connection import Connection
 
 
-def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int) -> None:
-    """Write the access event for the request ``handler`` just served; nothing if none was read."""
+def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int,
+               vouched_client: str | None = None) -> None:
+    """Write the access event for the request ``handler`` just served; nothing if none was read.
+
+    ``vouched_client`` is the client a trusted proxy named in the request's headers: it is
+    logged as the remote address, and the connection's peer as ``peer_addr``.
+    """
     write = logs.current().access_line
     if write is None:
         return
     if not handler.requestline and handler._status is None:
         return  # the connection closed before a request line: nothing was asked
     path, _, query = (handler.path if handler.command else "").partition("?")
-    if conn.log_peer is None:
-        balancer = _peer(conn.peer_address)[0] if conn.peer_address is not None else None
-        conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details(), balancer)
+    if vouched_client is not None:
+        peer = write.peer(vouched_client, None, *conn.tls_details(), _peer(conn.address)[0])
+    else:
+        if conn.log_peer is None:
+            balancer = _peer(conn.peer_address)[0] if conn.peer_address is not None else None
+            conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details(), balancer)
+        peer = conn.log_peer
     host, user_agent, referer = _client_fields(handler.headers)
-    write(conn.log_peer, handler.command or None, path or None, query or None,
+    write(peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
           host, user_agent, referer, handler.request_id, conn.state.requests)
 

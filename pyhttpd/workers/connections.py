@@ -34,6 +34,7 @@ from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
 from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.forwarded import forwarded_client
 from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
@@ -410,6 +411,12 @@ class ConnectionLoop:
         logs.current().events.warning("proxy_header_refused", client=conn.client(), reason=reason)
         self._close(conn)
 
+    def _vouched_client(self, conn: Connection, request) -> str | None:
+        """The client a trusted proxy names in the request's Forwarded / X-Forwarded-For, or None."""
+        if request.head is None or not self.trusted.contains(conn.address):
+            return None
+        return forwarded_client(request.head.fields, self.trusted.contains_ip)
+
     # -- TLS -----------------------------------------------------------------------------------
 
     def _on_handshake(self, conn: Connection) -> None:
@@ -568,13 +575,17 @@ class ConnectionLoop:
         """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
         handler = conn.handler
         started, written_before = time.monotonic(), conn.writer.bytes_written
+        vouched = self._vouched_client(conn, exchange.request) if self.trusted else None
+        if self.trusted:
+            handler.client_address = (vouched, 0) if vouched else conn.client_address
         handler.exchange = exchange
         try:
             handler.handle_one_request()
             conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         finally:
             handler.exchange = None
-        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
+        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before,
+                   vouched)
         handler._forget_request()  # idle connections must stay small
         return handler.close_connection
 

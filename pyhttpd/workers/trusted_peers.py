@@ -20,8 +20,12 @@ class TrustedPeers:
         """True for a peer address (as ``accept`` gives it) inside a trusted network."""
         if not isinstance(address, tuple) or not address:
             return True  # a unix socket's peer
+        return self.contains_ip(address[0])
+
+    def contains_ip(self, text: str) -> bool:
+        """True for an IP address, as text, inside a trusted network."""
         try:
-            ip = ipaddress.ip_address(address[0])
+            ip = ipaddress.ip_address(text)
         except ValueError:
             return False
         if ip.version == 6 and ip.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client

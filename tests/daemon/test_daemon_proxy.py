@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from master_harness import write_config
@@ -46,9 +47,10 @@ def v2_header(client: str, client_port: int) -> bytes:
     return V2_SIGNATURE + b"\x21\x11" + struct.pack("!H", len(payload)) + payload
 
 
-def exchange(port: int, *pieces: bytes) -> bytes:
+def exchange(port: int, *pieces: bytes, source: str | None = None) -> bytes:
     """Send ``pieces`` (a pause between them) on one connection; everything it answers."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                  source_address=(source, 0) if source else None) as sock:
         for piece in pieces:
             sock.sendall(piece)
             time.sleep(0.05)
@@ -199,3 +201,114 @@ def _answers(port: int) -> bool:
             return sock.recv(12).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+# -- Forwarded / X-Forwarded-For ---------------------------------------------------------------
+
+def forwarding_config(path, trusted: str, port: int = 0) -> str:
+    return write_config(path, f"""
+workers = 2
+threads = 4
+handler = "master_app:App"
+trusted_proxies = {trusted}
+[[listen]]
+address = "127.0.0.1:{port}"
+[logs]
+access_log = "-"
+[timeouts]
+worker_ready = 10
+graceful = 10
+""")
+
+
+FORWARDED_REQUEST = (b"GET /who HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\n"
+                     b"Connection: close\r\n\r\n")
+
+
+def test_x_forwarded_for_from_a_trusted_peer_names_the_client(start_master, tmp_path):
+    master = start_master(["--config", forwarding_config(tmp_path / "c.toml", '["127.0.0.1"]')])
+    master.wait_for("ready")
+    assert body_of(exchange(master.port, FORWARDED_REQUEST))["client"] == ["203.0.113.7", 0]
+    plain = exchange(master.port, REQUEST)  # the same connection's next client may be direct
+    assert body_of(plain)["client"][0] == "127.0.0.1"
+    first, second = (master.wait_for("access", path="/who", count=n) for n in (1, 2))
+    assert (first["remote_addr"], first["peer_addr"]) == ("203.0.113.7", "127.0.0.1")
+    assert (second["remote_addr"], second["peer_addr"]) == ("127.0.0.1", None)
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_logged_as_what_it_is(start_master, tmp_path):
+    master = start_master(["--config", forwarding_config(tmp_path / "c.toml", '["10.9.9.9"]')])
+    master.wait_for("ready")
+    assert body_of(exchange(master.port, FORWARDED_REQUEST))["client"][0] == "127.0.0.1"
+    access = master.wait_for("access", path="/who")
+    assert (access["remote_addr"], access["peer_addr"]) == ("127.0.0.1", None)
+
+
+NGINX = """
+user root;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    upstream pyhttpd {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{front};
+        location / {{
+            proxy_pass http://pyhttpd;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_next_upstream error timeout http_502;
+        }}
+    }}
+}}
+"""
+
+
+@pytest.mark.slow
+def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, tmp_path):
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        pytest.fail("nginx is not installed (scripts/test installs Debian's nginx-light)")
+    ports = [free_port() for _ in range(3)]
+    configs = [forwarding_config(tmp_path / f"c{i}.toml", '["127.0.0.1"]', port)
+               for i, port in enumerate(ports)]
+    masters = [start_master(["--config", config]) for config in configs]
+    for master in masters:
+        master.wait_for("ready")
+    front = free_port()
+    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=1s;" for port in ports)
+    (tmp_path / "nginx.conf").write_text(NGINX.format(tmp=tmp_path, front=front, servers=servers))
+    nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _answers(front), 10), "nginx did not start"
+        forged = exchange(front, b"GET /who HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                                 b"Connection: close\r\n\r\n", source="127.0.0.3")
+        assert body_of(forged)["client"][0] == "127.0.0.3"  # who connected to nginx, not 6.6.6.6
+        load = KeepAliveClients(front, "/who", clients=20, source="127.0.0.2")
+        try:
+            assert wait_until(lambda: load.ok > 200, 10)
+            for index, config in enumerate(configs):
+                masters[index].signal(signal.SIGTERM)
+                masters[index].wait_exit(20)
+                masters[index] = start_master(["--config", config])
+                masters[index].wait_for("ready")
+                time.sleep(1.0)
+        finally:
+            load.stop()
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+    assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
+    events = [event for master in masters for event in master.find("access", path="/who")]
+    clients = {(e["remote_addr"], e["peer_addr"]) for e in events}  # the forged one's master may be gone
+    assert ("127.0.0.2", "127.0.0.1") in clients
+    assert clients <= {("127.0.0.2", "127.0.0.1"), ("127.0.0.3", "127.0.0.1")}
+    print(f"\nnginx, 3 instances restarted in turn: {load.ok} requests, 0 failed")
