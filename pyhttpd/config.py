@@ -67,6 +67,7 @@ class Config:
     content_type: str
     response_headers: tuple[tuple[str, str], ...]
     trusted_proxies: tuple[str, ...]  # networks, as ipaddress writes them
+    health_path: str | None
     server_tokens: str  # "full", "product" or "off"
     user: str | None
     group: str | None
@@ -84,6 +85,7 @@ class Config:
     request_head_timeout: float
     request_body_timeout: float
     retire_idle_timeout: float
+    drain_delay: float
     request_timeout: float
     worker_ready_timeout: float
     max_request_line_bytes: int

@@ -80,6 +80,7 @@ POSITIVE_SECONDS = seconds(zero_allowed=False)
 COUNT = integer(0)
 POSITIVE = integer(1)
 NAME = pattern(r"[\x21-\x7e]{1,64}", "up to 64 printable ASCII characters without spaces", optional=True)
+URL_PATH = pattern(r"/[\x21-\x7e]{0,255}", 'a path starting with "/"', optional=True)
 
 SETTINGS: tuple[Setting, ...] = (
     S("port", "port", integer(0, 65535), 8000, flags=("port",), metavar="PORT",
@@ -109,6 +110,11 @@ SETTINGS: tuple[Setting, ...] = (
       metavar=("NAME", "VALUE"), example=[["X-Frame-Options", "DENY"]],
       help="Headers added to every 200 response, as [name, value] pairs. --header may be "
            "repeated; given on the command line, it replaces the file's list."),
+    S("health_path", "health_path", URL_PATH, "", flags=("--health-path",), metavar="PATH",
+      example="/healthz",
+      help="A path every listener answers itself, before the handler: 200 while this instance "
+           "takes traffic, 503 from a TERM on (see timeouts.drain_delay), for a load balancer's "
+           "health check. Not logged. Empty: none."),
     S("trusted_proxies", "trusted_proxies", NETWORKS, [], flags=("--trusted-proxy",), metavar="ADDRESS",
       example=["127.0.0.1", "10.0.0.0/8"],
       help="Load balancers and proxies whose word on the client is taken: a peer in this list may "
@@ -159,6 +165,10 @@ SETTINGS: tuple[Setting, ...] = (
       metavar="SECONDS",
       help="On TERM, or when a worker retires, how long requests in flight may take to finish "
            "before they are cut; 0 cuts them at once."),
+    S("timeouts.drain_delay", "drain_delay", SECONDS, 0, flags=("--drain-delay",), metavar="SECONDS",
+      help="On TERM, how long to go on serving (and accepting) while health_path answers 503, so "
+           "that a load balancer's health checks take this instance out first (Kubernetes' "
+           "preStop pattern); then the graceful stop. 0: stop at once."),
     S("timeouts.keepalive", "keepalive_timeout", SECONDS, 5,
       help="How long an idle keep-alive connection is kept open; 0 closes it after each response."),
     S("timeouts.request_head", "request_head_timeout", POSITIVE_SECONDS, 10,

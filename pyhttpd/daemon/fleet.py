@@ -81,6 +81,11 @@ class Fleet:
             handle.reopen_logs()
         return {h.pid for h in self.handles if h.pid is not None}
 
+    def announce_drain(self) -> None:
+        """Tell every worker that a stop is coming (SIGUSR2): its health path answers 503."""
+        for handle in self.handles:
+            handle.announce_drain()
+
     def stop(self, fast: bool, grace_s: float) -> None:
         """Tell every worker to stop (SIGTERM, or SIGQUIT when ``fast``); SIGKILL after ``grace_s``."""
         self.stopping = True

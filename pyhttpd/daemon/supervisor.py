@@ -65,6 +65,7 @@ class Supervisor:
         self.idle = IdleWatch()
         self.stop_reason: str | None = None
         self.stop_deadline: float | None = None
+        self.unready_until: float | None = None  # a TERM's drain_delay runs until then
         self.signals: SignalQueue | None = None
         self.fleet: Fleet | None = None
         self.stopping = False
@@ -139,6 +140,8 @@ class Supervisor:
         """The loop, until a stop signal."""
         while not self.stopping:
             self.one_pass()
+            if self.unready_until is not None and time.monotonic() >= self.unready_until:
+                self._stop(fast=False, grace_s=self.fleet.current.config.graceful_timeout)
 
     def drain(self) -> None:
         """Passes of the loop until every worker has exited (or been killed at its deadline)."""
@@ -191,9 +194,20 @@ class Supervisor:
     # -- signal handlers (called from the loop, never from signal context) -----------------------
 
     def handle_term(self) -> None:
-        """Graceful stop: workers finish in-flight requests, SIGKILL after ``graceful_timeout``."""
-        if not self.stopping:
-            self._stop(fast=False, grace_s=self.fleet.current.config.graceful_timeout)
+        """Graceful stop: workers finish in-flight requests, SIGKILL after ``graceful_timeout``.
+
+        With ``timeouts.drain_delay``, first that long of serving as usual while the workers'
+        health path answers 503, so that load balancers stop sending; a second TERM stops now.
+        """
+        if self.stopping:
+            return
+        delay = self.fleet.current.config.drain_delay
+        if delay and self.unready_until is None:
+            self.unready_until = time.monotonic() + delay
+            log_event("drain_announced", delay_s=delay)
+            self.fleet.announce_drain()
+            return
+        self._stop(fast=False, grace_s=self.fleet.current.config.graceful_timeout)
 
     def handle_fast_stop(self) -> None:
         """INT/QUIT: workers close connections now; SIGKILL after a short grace."""

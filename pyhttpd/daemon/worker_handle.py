@@ -140,6 +140,10 @@ class WorkerHandle:
         """SIGKILL now; ``reap`` collects it."""
         self._retire(signal.SIGKILL, 0.0)
 
+    def announce_drain(self) -> None:
+        """Forward SIGUSR2: the worker's health path answers 503 from now on; it goes on serving."""
+        self._send(signal.SIGUSR2)
+
     def reopen_logs(self) -> None:
         """Forward SIGUSR1; the worker answers with a "logs_reopened" status line."""
         self._send(signal.SIGUSR1)

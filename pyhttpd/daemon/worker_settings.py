@@ -48,6 +48,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
         "content_type": config.content_type,
         "response_headers": [[name, value] for name, value in config.response_headers],
         "trusted_proxies": list(config.trusted_proxies),
+        "health_path": config.health_path or "",
         "server_tokens": config.server_tokens,
         "threads": config.threads,
         "max_connections": config.max_connections,

@@ -34,6 +34,7 @@ from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
 from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.fields import field_tokens
 from ..protocol.forwarded import forwarded_client
 from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
@@ -83,6 +84,8 @@ class ConnectionLoop:
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
         self.proxied = proxied  # listeners whose connections start with a PROXY header
         self.trusted = TrustedPeers(settings.get("trusted_proxies", ()))
+        self.health_path = settings.get("health_path") or None
+        self.taking_traffic = True  # False once the master announced a stop: health says 503
         self.timeouts = timeouts_from(settings)
         self.limits = Limits(**settings["limits"])  # what the handler classes are configured with
         self.max_connections = settings["max_connections"]
@@ -250,6 +253,8 @@ class ConnectionLoop:
         """Do what the connection's state asks: watch it, serve it, linger or close it."""
         state = conn.state.state
         if state == State.READY:
+            if self.health_path is not None and self._answer_health_check(conn):
+                return
             self._count_request()
             if conn.inline_capable:  # answered now, before any other event: it may stay watched
                 self._serve_on_loop(conn)
@@ -416,6 +421,38 @@ class ConnectionLoop:
         if request.head is None or not self.trusted.contains(conn.address):
             return None
         return forwarded_client(request.head.fields, self.trusted.contains_ip)
+
+    def _answer_health_check(self, conn: Connection) -> bool:
+        """Answer a GET or HEAD of ``health_path`` here, before any handler; False if it is not one.
+
+        200 while this instance takes traffic, 503 once a stop is announced (drain_delay). Not
+        counted toward max_requests, not logged: a balancer asks every few hundred ms.
+        """
+        request = conn.state.request
+        line = request.line
+        if request.error is not None or line.target != self.health_path or line.method not in ("GET", "HEAD"):
+            return False
+        now = time.monotonic()
+        conn.state.start_serving(now)
+        tokens = field_tokens(request.head.get_all("connection"))
+        closes = conn.state.must_close or "close" in tokens or (
+            line.version_info < (1, 1) and "keep-alive" not in tokens)
+        body = b"ready\n" if self.taking_traffic else b"draining\n"
+        status = b"200 OK" if self.taking_traffic else b"503 Service Unavailable"
+        connection = b"Connection: close\r\n" if closes else b""
+        head = (b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                b"Cache-Control: no-store\r\n%s\r\n" % (status, len(body), connection))
+        conn.writer.deferred = True
+        conn.writer.write(head if line.method == "HEAD" else head + body)
+        conn.writer.deferred = False
+        try:
+            all_sent = conn.writer.send_available()
+        except OSError:
+            self._close(conn)
+            return True
+        conn.state.response_made(closes, not all_sent, now)
+        self._follow_after_response(conn)
+        return True
 
     # -- TLS -----------------------------------------------------------------------------------
 

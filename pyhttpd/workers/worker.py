@@ -83,7 +83,7 @@ class Worker:
         return 0
 
     def _install_signal_flags(self) -> None:
-        for signum in (_GRACEFUL, *_FAST, signal.SIGUSR1):
+        for signum in (_GRACEFUL, *_FAST, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(signum, self._record_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the master reloads; workers are replaced
 
@@ -156,6 +156,8 @@ class Worker:
             self._begin_drain()
         if signal.SIGUSR1 in signals:
             self._reopen_logs()
+        if signal.SIGUSR2 in signals:
+            self.loop.taking_traffic = False  # a stop is coming: the health path says 503
         if self.loop.draining and self.drain_started is None:
             self.drain_started = time.monotonic()  # max_requests reached
         graceful_s = self.settings["timeouts"]["graceful"]

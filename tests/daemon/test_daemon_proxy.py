@@ -24,12 +24,13 @@ from support.polling import wait_until
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
-def proxy_config(path, trusted: str = '["127.0.0.1"]', port: int = 0) -> str:
+def proxy_config(path, trusted: str = '["127.0.0.1"]', port: int = 0, drain_delay: float = 0) -> str:
     return write_config(path, f"""
 workers = 2
 threads = 4
 handler = "master_app:App"
 trusted_proxies = {trusted}
+health_path = "/healthz"
 [[listen]]
 address = "127.0.0.1:{port}"
 proxy_protocol = true
@@ -38,6 +39,7 @@ access_log = "-"
 [timeouts]
 worker_ready = 10
 graceful = 10
+drain_delay = {drain_delay}
 """)
 
 
@@ -150,7 +152,7 @@ frontend web
     default_backend pyhttpd
 backend pyhttpd
     balance roundrobin
-    option httpchk GET /health
+    option httpchk GET /healthz
     http-check expect status 200
     default-server send-proxy-v2 check inter 300ms fall 1 rise 1
 {servers}
@@ -162,7 +164,10 @@ def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, 
     if shutil.which("haproxy") is None:
         pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
     ports = [free_port() for _ in range(3)]
-    configs = [proxy_config(tmp_path / f"c{i}.toml", port=port) for i, port in enumerate(ports)]
+    # Each instance's health check turns 503 for a second before it drains: haproxy (checking
+    # every 300 ms) takes it out of the rotation first.
+    configs = [proxy_config(tmp_path / f"c{i}.toml", port=port, drain_delay=1)
+               for i, port in enumerate(ports)]
     masters = [start_master(["--config", config]) for config in configs]
     for master in masters:
         master.wait_for("ready")
@@ -197,7 +202,7 @@ def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, 
 def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             return sock.recv(12).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
@@ -312,3 +317,33 @@ def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, 
     assert ("127.0.0.2", "127.0.0.1") in clients
     assert clients <= {("127.0.0.2", "127.0.0.1"), ("127.0.0.3", "127.0.0.1")}
     print(f"\nnginx, 3 instances restarted in turn: {load.ok} requests, 0 failed")
+
+
+# -- a drain the balancer can see ----------------------------------------------------------------
+
+def test_term_with_a_drain_delay_turns_the_health_check_503_while_serving_on(start_master, tmp_path):
+    config = write_config(tmp_path / "c.toml", """
+workers = 2
+handler = "master_app:App"
+health_path = "/healthz"
+[[listen]]
+address = "127.0.0.1:0"
+[logs]
+access_log = "-"
+[timeouts]
+drain_delay = 2
+""")
+    master = start_master(["--config", config])
+    master.wait_for("ready")
+    port = master.port
+    health = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert exchange(port, health).startswith(b"HTTP/1.1 200 OK") and b"ready\n" in exchange(port, health)
+    master.signal(signal.SIGTERM)
+    announced = master.wait_for("drain_announced")
+    assert announced["delay_s"] == 2
+    assert wait_until(lambda: exchange(port, health).startswith(b"HTTP/1.1 503"), 1.5)
+    assert body_of(exchange(port, REQUEST))["path"] == "/who"  # still served, still accepted
+    stopping = master.wait_for("stopping", timeout=5)
+    assert stopping["_received"] - announced["_received"] >= 1.9
+    assert master.wait_exit(15) == 0
+    assert not master.find("access", path="/healthz")  # health checks are not logged
