@@ -66,8 +66,8 @@ class Config:
     cgi: bool
     content_type: str
     response_headers: tuple[tuple[str, str], ...]
-    trusted_proxies: tuple[str, ...]  # networks, as ipaddress writes them
     health_path: str | None
+    trusted_proxies: tuple[str, ...]  # networks, as ipaddress writes them
     server_tokens: str  # "full", "product" or "off"
     user: str | None
     group: str | None
@@ -81,11 +81,11 @@ class Config:
     listeners: tuple[Listener, ...]  # every tcp listener has its port; tls_* already applied
     worker_timeout: float
     graceful_timeout: float
+    drain_delay: float
     keepalive_timeout: float
     request_head_timeout: float
     request_body_timeout: float
     retire_idle_timeout: float
-    drain_delay: float
     request_timeout: float
     worker_ready_timeout: float
     max_request_line_bytes: int
