@@ -40,6 +40,7 @@ from . import tls_handshake
 from .access_log import log_access
 from .connection import Connection
 from .contract import Scoreboard
+from .handler_driver import HandlerDriver
 from .pool import ServingPool
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
@@ -73,8 +74,7 @@ class ConnectionLoop:
     """Serves connections from ``listeners`` until ``stop``/``drain`` is called."""
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
-                 make_handler: Callable[[Connection, socket.socket], object],
-                 tls_contexts: dict | None = None) -> None:
+                 driver: HandlerDriver, tls_contexts: dict | None = None) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
         self.timeouts = timeouts_from(settings)
@@ -85,7 +85,7 @@ class ConnectionLoop:
         # its short answers are given on this thread. User code may wait.
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
-        self.make_handler = make_handler
+        self.driver = driver
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
         self.ready: collections.deque[Connection] = collections.deque()  # to answer on the loop
@@ -223,10 +223,12 @@ class ConnectionLoop:
         handler with its own ``handle_expect_100`` decides itself: it gets the request at
         once and reads the body from the connection (which then closes after it).
         """
-        handler = type(conn.handler)
-        takes_body = hasattr(handler, "do_" + conn.state.incoming.line.method)
-        if (takes_body and handler.handle_expect_100 is BaseHTTPRequestHandler.handle_expect_100
-                and handler.protocol_version >= "HTTP/1.1"):
+        handler = self.driver.handler_type(conn)  # None: a factory's, not built yet; assume the stock
+        takes_body = handler is None or hasattr(handler, "do_" + conn.state.incoming.line.method)
+        stock_expect = handler is None or (
+            handler.handle_expect_100 is BaseHTTPRequestHandler.handle_expect_100
+            and handler.protocol_version >= "HTTP/1.1")
+        if takes_body and stock_expect:
             try:
                 conn.sock.send(_CONTINUE)  # 25 bytes on an idle socket: taken at once
             except OSError:
@@ -294,13 +296,6 @@ class ConnectionLoop:
                                 new_body_sink=_spooled_body)
         conn = Connection(sock, address, listener, state)
         conn.inline_capable = self.serve_inline and not tls
-        if not tls:  # a TLS connection gets its handler once the handshake is done
-            try:
-                conn.handler = self.make_handler(conn, listener)
-            except Exception as error:  # the user's handler class cannot even be built
-                _log_escaped(conn, error)
-                conn.close()
-                return
         self.connections.add(conn)
         self._watch(conn, _READ)
 
@@ -370,12 +365,6 @@ class ConnectionLoop:
             self._start_serving_tls(conn)
 
     def _start_serving_tls(self, conn: Connection) -> None:
-        try:
-            conn.handler = self.make_handler(conn, conn.listener)
-        except Exception as error:  # the user's handler class cannot even be built
-            _log_escaped(conn, error)
-            self._close(conn)
-            return
         conn.state.handshake_done(time.monotonic())
         self._on_readable(conn)  # the request may have come with the handshake's last flight
 
@@ -496,6 +485,9 @@ class ConnectionLoop:
             method, target = conn.request_summary()
             self.scoreboard.start_request(slot, method, target, conn.client())
             conn.sock.settimeout(self.timeouts.request_body or None)
+            handler = conn.handler or self.driver.build(conn)  # on a thread: its __init__ and setup may wait
+            if handler.timeout is not None:  # the class's own, as StreamRequestHandler.setup applies it
+                conn.sock.settimeout(handler.timeout)
             conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
             closes = self._answer(conn, Exchange(request, conn.state, conn.reader))
             conn.sock.setblocking(False)
@@ -511,17 +503,13 @@ class ConnectionLoop:
 
     def _answer(self, conn: Connection, exchange: Exchange) -> bool:
         """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
-        handler = conn.handler
+        handler = conn.handler or self.driver.build(conn)
         started, written_before = time.monotonic(), conn.writer.bytes_written
-        handler.exchange = exchange
-        try:
-            handler.handle_one_request()
-            conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
-        finally:
-            handler.exchange = None
+        closes = self.driver.run(handler, exchange)
+        conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
         handler._forget_request()  # idle connections must stay small
-        return handler.close_connection
+        return closes
 
     # -- closing -------------------------------------------------------------------------------
 
@@ -554,6 +542,8 @@ class ConnectionLoop:
         self.connections.discard(conn)
         self._may_have_room = True
         conn.close()
+        if self.driver.needs_finish(conn.handler):  # user code: on a thread, after the close
+            self.pool.call_soon(self.driver.finish, conn.handler, conn.client())
 
 
 def _log_escaped(conn: Connection, error: Exception) -> None:
