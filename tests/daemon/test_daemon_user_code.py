@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from master_harness import REPO, get, master_env, static_config
 from support import rpc_client
 
@@ -36,12 +37,16 @@ def test_check_config_refuses_a_handler_that_raises_in_its_constructor():
     assert no_server.returncode == 1 and "OSError: no database for this server" in no_server.stderr
 
 
-def test_a_stdlib_handler_class_answers_with_its_own_version_and_mixin_under_the_master(start_master):
-    master = start_master([*QUICK, "--handler", "stdlib_app_handlers:CorsFiles"], env=user_code_env())
+@pytest.mark.parametrize("handler, headers", [
+    ("stdlib_app_handlers:CorsFiles", {"Access-Control-Allow-Origin": "*", "X-Handled-By": "CorsFiles"}),
+    ("stdlib_app_handlers:files", {}),
+], ids=["class-with-mixin", "partial"])
+def test_stdlib_handlers_serve_their_own_directory_under_the_master(start_master, handler, headers):
+    master = start_master([*QUICK, "--handler", handler], env=user_code_env())
     master.wait_for("ready")
-    status, headers, body = get(master.port, "/stdlib_app_handlers.py")
-    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
-    assert body == (WORKERS_DIR / "stdlib_app_handlers.py").read_bytes()
+    status, got, body = get(master.port, "/stdlib_app_handlers.py")
+    assert status == 200 and body == (WORKERS_DIR / "stdlib_app_handlers.py").read_bytes()
+    assert {name: got.get(name) for name in headers} == headers
 
 
 def test_xmlrpc_calls_are_served_by_the_users_server_under_the_master(start_master):

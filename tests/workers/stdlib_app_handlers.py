@@ -6,7 +6,8 @@ so a test can serve the same class both ways and compare the answers.
 
 - ``CorsFiles``: ``SimpleHTTPRequestHandler`` with a mixin of its own (``CorsHeaders``,
   whose ``end_headers`` adds a header and calls ``super()``), an ``__init__`` that passes
-  ``directory=`` on through ``super()``, its own ``setup`` and ``handle``, and
+  ``directory=`` on through ``super()``, its own ``end_headers`` (one more header, then
+  ``super()``), ``setup`` and ``handle``, and
   ``protocol_version = "HTTP/1.0"``. ``GET /whoami`` answers what the instance saw.
 - ``Counter``: an HTTP/1.1 handler that counts, per connection, the calls of its own
   ``setup``, ``handle`` and ``do_GET``; its ``finish`` appends a line to the file named by
@@ -50,6 +51,10 @@ class CorsFiles(CorsHeaders, http.server.SimpleHTTPRequestHandler):
     def handle(self):
         self.handles += 1
         super().handle()
+
+    def end_headers(self):
+        self.send_header("X-Handled-By", type(self).__name__)
+        super().end_headers()
 
     def do_GET(self):
         if self.path != "/whoami":

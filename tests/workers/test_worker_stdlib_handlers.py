@@ -59,6 +59,7 @@ def test_a_stdlib_class_with_a_mixin_super_setup_and_handle_answers_as_under_htt
             theirs = exchange_until_close(stdlib_port, path)
             assert ours[0] == theirs[0], path  # the status line: HTTP/1.0, the class's own version
             assert ours[1]["access-control-allow-origin"] == theirs[1]["access-control-allow-origin"] == "*"
+            assert ours[1]["x-handled-by"] == theirs[1]["x-handled-by"] == "CorsFiles"
             if path == "/stdlib_app_handlers.py":  # an error page is another template
                 assert ours[2] == theirs[2]
         seen, stdlib_seen = (json.loads(exchange_until_close(port, "/whoami")[2])
