@@ -161,7 +161,8 @@ user), a subprocess running as the worker user imports it, builds it and serves 
 through it, as every reload does too (docs/compatibility.md); a handler that cannot, one
 raising in its constructor say, is refused with the exception's last line:
 `command line: handler 'app:Handler': cannot be built: RuntimeError: no database`.
-Relative paths are taken from the working directory pyhttpd starts in. TOML has no null: `""` means "none" where a key allows it.
+Relative paths are taken from the working directory pyhttpd starts in. TOML has no null:
+`""` means "none" where a key allows it.
 `listen[N]` counts `[[listen]]` tables from 0. A table may also be written inline, on one
 line: `timeouts = {{ graceful = 3, worker = 10 }}` is `[timeouts]` with those two keys.
 
