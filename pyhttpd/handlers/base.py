@@ -94,6 +94,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     exchange: Exchange | None = None
 
     _in_request = False
+    _status: int | None = None
     _body: RequestBody | None = None
     _head_parser: RequestHeadParser | None = None
     _worker_driven = False
@@ -353,6 +354,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.headers = None
         self.raw_requestline, self.requestline, self.path = b"", "", ""
         self.request_id = None
+        self._status = None
 
     def handle_expect_100(self) -> bool:
         """Answer ``Expect: 100-continue`` with ``100 Continue``; return True to go on.
@@ -478,10 +480,12 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         With ``structured_logs`` the worker writes one access event per request instead,
         unless a subclass overrides ``log_message`` (its own log keeps its lines).
         """
-        if self.structured_logs and not self._log_message_overridden():
-            return
         if isinstance(code, HTTPStatus):
             code = code.value
+        if self._status is None and str(code).isdigit():  # a response made without send_response
+            self._status = int(code)  # (wsgiref's handler writes its own): the access line's status
+        if self.structured_logs and not self._log_message_overridden():
+            return
         self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
 
     def log_error(self, format: str, *args) -> None:

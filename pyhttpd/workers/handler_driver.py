@@ -5,10 +5,13 @@ thread that serves it (user code never runs on the event loop), inside
 ``exchange.built_by_worker``: the constructor sets the handler up with the connection's
 streams (the user's ``setup`` included) and returns. Each request it then delivers runs
 ``handle_one_request``, or the class's own ``handle`` if it has one (whose
-``handle_one_request`` serves that one request, then ends its loop). ``finish`` runs once
-when the connection has ended, if the class overrides it.
+``handle_one_request`` serves that one request, then ends its loop; a ``handle`` that reads
+the request line from ``rfile`` and calls ``parse_request`` itself, as wsgiref's does, reads
+that request's line). ``finish`` runs once when the connection has ended, if the class
+overrides it.
 """
 
+import io
 import socket
 from collections.abc import Mapping
 
@@ -54,9 +57,11 @@ class HandlerDriver:
             if type(handler).handle is _STOCK_HANDLE:
                 handler.handle_one_request()
             else:
+                reader, handler.rfile = handler.rfile, io.BytesIO(exchange.request.raw_requestline)
                 try:
                     handler.handle()
                 finally:
+                    handler.rfile = reader
                     handler.close_connection = exchange.closes  # what ended its loop was not the verdict
         finally:
             handler.exchange = None

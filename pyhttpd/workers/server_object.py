@@ -43,7 +43,8 @@ def build_server(spec: str, target: Any, listener: socket.socket, handler: Any) 
     """``target(address, handler, bind_and_activate=False)``, serving through ``listener``.
 
     The socket the server made for itself is closed, and ``socket``, ``server_address``,
-    ``server_name`` and ``server_port`` are the listener's. Raises HandlerLoadError with
+    ``server_name`` and ``server_port`` are the listener's; a ``setup_environ`` method (a
+    WSGIServer's, which its server_bind calls) is called then. Raises HandlerLoadError with
     the exception's last line if the server cannot be built.
     """
     address = listener.getsockname()
@@ -59,4 +60,12 @@ def build_server(spec: str, target: Any, listener: socket.socket, handler: Any) 
     server.socket = listener
     server.server_address = address
     server.server_name, server.server_port = name_and_port(listener)
+    # What server_bind does after binding, for the one server of the standard library that
+    # does more there: wsgiref's WSGIServer sets its base environment.
+    setup_environ = getattr(server, "setup_environ", None)
+    if callable(setup_environ):
+        try:
+            setup_environ()
+        except Exception as error:
+            raise HandlerLoadError(f"server {spec!r}: setup_environ failed: {one_line(error)}") from None
     return server

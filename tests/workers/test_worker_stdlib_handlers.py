@@ -145,3 +145,13 @@ def test_a_handler_that_raises_in_its_constructor_costs_its_connection_only(spaw
     assert "InitRaises cannot be built" in worker.stderr()
     assert worker.alive()
 
+
+
+def test_wsgiref_request_handler_serves_a_wsgi_app_with_the_users_wsgi_server(spawn_worker):
+    worker = spawn_worker(handler="wsgiref.simple_server:WSGIRequestHandler", server="wsgi_app:make_server")
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        sock.sendall(request_bytes("POST", "/echo", body=b"posted") + request_bytes("GET", "/ignored"))
+        response = read_response(rfile)
+        assert rfile.read() == b""  # its handle() reads the request itself: the connection ends after it
+    assert (response.status, response.body) == (200, b"POST /echo posted")
+    assert exchange_until_close(worker.port, "/x?y=1")[2] == b"GET /x "
