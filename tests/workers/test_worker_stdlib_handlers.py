@@ -1,8 +1,9 @@
 """Handlers written for ``http.server`` run in a worker as they are (issue 13).
 
-Each test serves a class of ``stdlib_app_handlers`` (or ``xmlrpc.server``'s handler) in a
-real worker; where the standard library's behaviour is the reference, the same class is
-served by the real ``http.server`` in this process and the answers are compared.
+Each test serves a class of ``stdlib_app_handlers`` (or the handler of ``xmlrpc.server`` or
+``wsgiref.simple_server``, with the user's server) in a real worker; where the standard
+library's behaviour is the reference, the same class is served by the real ``http.server``
+in this process and the answers are compared.
 """
 
 import http.server
