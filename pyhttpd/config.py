@@ -6,7 +6,8 @@ checks every value and the combinations, and returns a ``Config`` or raises ``Co
 ``pyhttpd.config_table.SETTINGS``; docs/configuration.md describes them.
 
 Checking touches only the local system (directories, users, groups): it resolves no host
-names, binds no sockets and does not import the handler; the supervisor does those.
+names, binds no sockets and does not import the handler; the supervisor does those (and
+``pyhttpd --check-config`` has the handler tried in a subprocess, ``daemon/handler_check.py``).
 """
 
 import argparse
@@ -14,6 +15,7 @@ import difflib
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -60,9 +62,10 @@ class Config:
     port: int
     workers: int
     threads: int
-    handler: str  # "module:Class", not imported yet
+    handler: str  # "module:attr", not imported yet
+    server: str | None  # "module:attr" of the user's server, not imported yet
     directory: str
-    protocol: str
+    protocol: str | None  # None: the handler class's own, else HTTP/1.1
     cgi: bool
     content_type: str
     response_headers: tuple[tuple[str, str], ...]
@@ -313,13 +316,18 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
         raise _blame(raw, ("limits.max_request_line_bytes", "limits.max_head_bytes"), Invalid(problem))
 
 
-def check_config(argv: list[str]) -> int:
+def check_config(argv: list[str], also: Callable[[Config], str | None] | None = None) -> int:
     """``pyhttpd --check-config``: load the settings ``argv`` names; 0 if they are valid, else
-    print the ConfigError's one line to standard error and return 1."""
+    print the ConfigError's one line to standard error and return 1. ``also`` checks more
+    (the daemon's: can the handler serve?), returning a one-line problem or None."""
     try:
         config = load_config(argv)
     except ConfigError as error:
         print(error, file=sys.stderr)
+        return 1
+    problem = also(config) if also is not None else None
+    if problem:
+        print(f"{config.config_file or COMMAND_LINE}: {problem}", file=sys.stderr)
         return 1
     print(f"{config.config_file or COMMAND_LINE}: configuration is valid")
     return 0

@@ -154,10 +154,15 @@ command line: --workers: must be an integer >= 1, got 0
 ```
 
 An unknown key is an error, in any table. The whole file is checked, also the keys a flag
-overrides: it must stay valid without the flag. Checking touches only the local system: it
-looks for directories, users and groups, but it resolves no host names, binds no sockets
-and does not import the handler. Relative paths are taken from the working directory
-pyhttpd starts in. TOML has no null: `""` means "none" where a key allows it.
+overrides: it must stay valid without the flag. Checking the settings touches only the local
+system: it looks for directories, users and groups, but it resolves no host names and binds
+no sockets. Then, when `handler` or `server` names code of yours (or workers run as another
+user), a subprocess running as the worker user imports it, builds it and serves one `GET /`
+through it, as every reload does too (docs/compatibility.md); a handler that cannot, one
+raising in its constructor say, is refused with the exception's last line:
+`command line: handler 'app:Handler': cannot be built: RuntimeError: no database`.
+Relative paths are taken from the working directory pyhttpd starts in. TOML has no null:
+`""` means "none" where a key allows it.
 `listen[N]` counts `[[listen]]` tables from 0. A table may also be written inline, on one
 line: `timeouts = {{ graceful = 3, worker = 10 }}` is `[timeouts]` with those two keys.
 

@@ -23,6 +23,7 @@ from .config_values import (
     NETWORKS,
     OPTIONAL_DIRECTORY,
     OPTIONAL_FILE,
+    SERVER,
     USER,
     Kind,
     choice,
@@ -91,15 +92,24 @@ SETTINGS: tuple[Setting, ...] = (
       help="Worker processes the master forks; each serves requests with its own threads."),
     S("threads", "threads", POSITIVE, 8, flags=("--threads",), metavar="N",
       help="Threads per worker that run handlers, one request each at a time."),
-    S("handler", "handler", HANDLER, STATIC_HANDLER, flags=("--handler",), metavar="MODULE:CLASS",
-      help="The request handler class, an http.server-compatible BaseHTTPRequestHandler subclass "
-           "imported by each worker. The default serves directory as static files."),
+    S("handler", "handler", HANDLER, STATIC_HANDLER, flags=("--handler",), metavar="MODULE:ATTR",
+      help="The request handler each worker imports: a BaseHTTPRequestHandler subclass (one "
+           "written for http.server works as it is), a functools.partial of one, or a factory "
+           "called as factory(request, client_address, server) that returns a handler. The "
+           "default serves directory as static files."),
+    S("server", "server", SERVER, "", flags=("--server",), metavar="MODULE:ATTR", example="myapp.rpc:Server",
+      help="The server object handlers see as self.server: an http.server.HTTPServer (or "
+           "socketserver) subclass, or a factory called the same way, built once per worker as "
+           "attr(address, handler, bind_and_activate=False) around the worker's listening socket "
+           "(docs/compatibility.md). By default handlers get a minimal server object."),
     S("directory", "directory", DIRECTORY, ".", flags=("-d", "--directory"), metavar="DIR",
       default_doc="the current directory", example="/srv/www",
       help="Directory the built-in handlers serve; it must exist."),
-    S("protocol", "protocol", choice("HTTP/1.0", "HTTP/1.1"), "HTTP/1.1", flags=("-p", "--protocol"),
-      metavar="VERSION",
-      help="HTTP version the handler answers with; HTTP/1.1 keeps connections alive."),
+    S("protocol", "protocol", choice("HTTP/1.0", "HTTP/1.1", optional=True), "", flags=("-p", "--protocol"),
+      metavar="VERSION", default_doc="unset", example="HTTP/1.1",
+      help="HTTP version every handler answers with; HTTP/1.1 keeps connections alive. Unset, a "
+           "--handler class that sets its own protocol_version keeps it, and any other answers "
+           "HTTP/1.1."),
     S("cgi", "cgi", BOOLEAN, False, flags=("--cgi",),
       help="Run CGI scripts found under /cgi-bin and /htbin (the built-in handler becomes "
            f"{CGI_HANDLER.partition(':')[2]}); not allowed with a custom handler."),

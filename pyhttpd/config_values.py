@@ -112,11 +112,14 @@ def _convert_boolean(value: Any) -> bool:
 BOOLEAN = Kind("true or false", _convert_boolean, cli="flag")
 
 
-def choice(*options: str, fold_case: bool = False) -> Kind:
-    """One of ``options`` (compared case-insensitively if ``fold_case``)."""
-    listed = ", ".join(json.dumps(option) for option in options)
+def choice(*options: str, fold_case: bool = False, optional: bool = False) -> Kind:
+    """One of ``options`` (compared case-insensitively if ``fold_case``); with ``optional``,
+    "" means unset and gives None."""
+    listed = ", ".join(json.dumps(option) for option in options) + (' or "" for unset' if optional else "")
 
-    def convert(value: Any) -> str:
+    def convert(value: Any) -> str | None:
+        if optional and value == "":
+            return None
         wanted = value.lower() if fold_case and isinstance(value, str) else value
         if not isinstance(wanted, str) or wanted not in options:
             raise Invalid(f"must be one of {listed}, got {show(value)}")
@@ -213,7 +216,8 @@ GROUP = _account(grp.getgrnam, grp.getgrgid, "group")
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _IDENTIFIERS = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*"
 
-HANDLER = pattern(_IDENTIFIERS + ":" + _IDENTIFIERS, "module:Class, such as myapp.web:Handler")
+HANDLER = pattern(_IDENTIFIERS + ":" + _IDENTIFIERS, "module:attr, such as myapp.web:Handler")
+SERVER = pattern(_IDENTIFIERS + ":" + _IDENTIFIERS, "module:attr, such as myapp.web:Server", optional=True)
 MEDIA_TYPE = pattern(_TOKEN + "/" + _TOKEN + r"(\s*;[\x20-\x7e]*)?", "a media type, such as text/plain")
 
 

@@ -68,7 +68,8 @@ def test_defaults(in_tmp):
     assert config.port == 8000
     assert config.workers == usable_cpus() >= 1
     assert config.threads == 8
-    assert config.protocol == "HTTP/1.1"
+    assert config.protocol is None  # unset: the handler class's own, else HTTP/1.1
+    assert config.server is None
     assert config.handler == STATIC_HANDLER
     assert config.directory == str(in_tmp)
     assert config.listeners == (Listener("tcp", host="::", port=8000),)
@@ -352,8 +353,9 @@ FILE_ERRORS = [
     ("cgi = true\nhandler = 'app:Handler'",
      'cgi: cgi = true needs the built-in handler, but handler is "app:Handler"'),
     ("cgi = 'yes'", 'cgi: must be true or false, got "yes"'),
-    ("handler = 'app.Handler'", 'handler: must be module:Class, such as myapp.web:Handler, '
+    ("handler = 'app.Handler'", 'handler: must be module:attr, such as myapp.web:Handler, '
                                 'got "app.Handler"'),
+    ("server = 'app'", 'server: must be module:attr, such as myapp.web:Server, or "" for none, got "app"'),
     ("directory = '/nonexistent'", 'directory: "/nonexistent" does not exist'),
     ("directory = '/etc/passwd'", 'directory: "/etc/passwd" is not a directory'),
     ("directory = ''", 'directory: must be a directory path, got ""'),
@@ -363,7 +365,7 @@ FILE_ERRORS = [
     ("user = '4294967'", 'user: no such user: "4294967"'),
     ("pidfile = '/nonexistent/p.pid'", 'pidfile: directory "/nonexistent" of "/nonexistent/p.pid" '
                                        'does not exist'),
-    ("protocol = 'HTTP/2'", 'protocol: must be one of "HTTP/1.0", "HTTP/1.1", got "HTTP/2"'),
+    ("protocol = 'HTTP/2'", 'protocol: must be one of "HTTP/1.0", "HTTP/1.1" or "" for unset, got "HTTP/2"'),
     ("content_type = 'nonsense'", 'content_type: must be a media type, such as text/plain, got "nonsense"'),
     ("response_headers = [['Bad Name', 'x']]", 'response_headers[0]: header name must be a token, '
                                                'got "Bad Name"'),
@@ -397,7 +399,7 @@ CLI_ERRORS = [
     (["--max-requests-jitter", "5"], "--max-requests-jitter: needs limits.max_requests (--max-requests) > 0"),
     (["--cgi", "--handler", "app:H"], '--cgi: cgi = true needs the built-in handler, but handler is "app:H"'),
     (["http"], 'port: must be an integer from 0 to 65535, got "http"'),
-    (["-p", "HTTP/0.9"], '--protocol: must be one of "HTTP/1.0", "HTTP/1.1", got "HTTP/0.9"'),
+    (["-p", "HTTP/0.9"], '--protocol: must be one of "HTTP/1.0", "HTTP/1.1" or "" for unset, got "HTTP/0.9"'),
     (["-d", "/nonexistent"], '--directory: "/nonexistent" does not exist'),
     (["--user", "no-such-user-pyhttpd"], '--user: no such user: "no-such-user-pyhttpd"'),
     (["-H", "X-A", "a\nb"], '--header: header value must not hold control characters, got "a\\nb"'),
@@ -454,6 +456,13 @@ def test_checking_resolves_no_names_binds_nothing_imports_no_handler(monkeypatch
     config = load_config(["--bind", "no-such-host.invalid:80", "--handler", "pyhttpd_no_such_app:Handler"])
     assert config.handler == "pyhttpd_no_such_app:Handler"
     assert "pyhttpd_no_such_app" not in sys.modules
+
+
+def test_server_and_protocol_are_taken_from_flags_or_the_file():
+    config = load_config(["--server", "myapp.rpc:Server", "-p", "HTTP/1.0"])
+    assert (config.server, config.protocol) == ("myapp.rpc:Server", "HTTP/1.0")
+    config = load_config(["--config", write('server = "myapp.rpc:make"\nprotocol = ""')])
+    assert (config.server, config.protocol) == ("myapp.rpc:make", None)
 
 
 def test_config_is_frozen():

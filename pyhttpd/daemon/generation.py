@@ -1,7 +1,7 @@
 """A generation: one config's workers, and how a config becomes one (at start and on HUP).
 
 Everything that can fail is done here, before any worker changes: the config is read and
-checked, the worker identity resolved, the handler imported by a throw-away interpreter,
+checked, the worker identity resolved, the handler imported and tried by a throw-away interpreter,
 and new listeners bound. Any failure raises and leaves the running generation untouched.
 """
 
@@ -9,12 +9,11 @@ from dataclasses import dataclass, replace
 
 from ..config import Config, ConfigError, load_config
 from ..tls import TLSConfigError, load_material
-from .handler_check import HandlerCheckFailed, check_handler
+from .handler_check import HandlerCheckFailed, check_handler, needs_check
 from .listener_set import ListenerSet
 from .privileges import Credentials, PrivilegeError, ensure_can_switch, resolve_credentials
 from .sockets import BoundListener, ListenError
 from .worker_handle import WORKER_COMMAND
-from .worker_settings import handler_spec
 
 # What can refuse a generation; str() of each is one readable line.
 GENERATION_ERRORS = (ConfigError, PrivilegeError, HandlerCheckFailed, ListenError, TLSConfigError)
@@ -44,10 +43,8 @@ def build_generation(config: Config, number: int, listener_set: ListenerSet,
     Raises one of GENERATION_ERRORS; on failure nothing new stays bound.
     """
     credentials = check_identity(config)
-    # The built-in handler needs no check, unless workers run as another user: then the
-    # check also proves that this user can run the interpreter and import pyhttpd.
-    handler = handler_spec(config) or (config.handler if credentials else None)
-    check_handler(handler, credentials, config.worker_ready_timeout, command)
+    if needs_check(config, credentials):
+        check_handler(config, credentials, config.worker_ready_timeout, command)
     tls_by_name = check_certificates(config)
     bound = listener_set.bind(config.listeners)
     proxied = {listener.name or str(listener) for listener in config.listeners if listener.proxy_protocol}

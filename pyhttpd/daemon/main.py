@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if "--check-config" in argv or "--version" in argv:
         signal_hold.let_go()  # no master: a signal does what it does to any process
-        return check_config(argv)  # argparse prints --version and exits
+        from .handler_check import serve_problem
+
+        return check_config(argv, also=serve_problem)  # argparse prints --version and exits
     # systemd's variables, read once, here, before anything forks (also with --daemon), and
     # removed from the environment so that no worker, check or CGI script inherits them.
     passed = take_passed_sockets()

@@ -24,8 +24,10 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
 
     Keys (the worker reads exactly these):
 
-    - ``handler``: "module:Class", or None for the built-in static/CGI handler
-    - ``directory``, ``protocol``, ``cgi``, ``content_type``
+    - ``handler``: "module:attr", or None for the built-in static/CGI handler
+    - ``server``: "module:attr" of the user's server class or factory, or None
+    - ``protocol``: "HTTP/1.0", "HTTP/1.1", or None (the handler class's own, else HTTP/1.1)
+    - ``directory``, ``cgi``, ``content_type``
     - ``response_headers``: [[name, value], ...]; ``trusted_proxies``: [network, ...]
     - ``server_tokens``: "full", "product" or "off" (``pyhttpd.handlers.server_tokens``)
     - ``threads``, ``max_connections``
@@ -42,6 +44,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     access_log, error_log = log_targets(config)
     return {
         "handler": handler_spec(config),
+        "server": config.server,
         "directory": config.directory,
         "protocol": config.protocol,
         "cgi": bool(config.cgi),
@@ -76,7 +79,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
 
 
 def handler_spec(config: Config) -> str | None:
-    """The handler to import, "module:Class", or None for the built-in static/CGI handler."""
+    """The handler to import, "module:attr", or None for the built-in static/CGI handler."""
     return None if config.handler in _BUILT_IN_HANDLERS else config.handler
 
 

@@ -23,7 +23,7 @@ from .. import __version__, logs
 from ..protocol import Limits, ProtocolError, RequestHeadParser, body_framing, field_tokens
 from ..protocol.response_head import header_line, http_date, http_date_clock, status_line
 from .body import ReceivedBody, RequestBody
-from .exchange import Exchange, NeedsThread
+from .exchange import Exchange, NeedsThread, worker_streams
 
 DEFAULT_ERROR_MESSAGE = """\
 <!DOCTYPE html>
@@ -70,6 +70,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
     Under the daemon, ``exchange`` holds the request the worker already parsed and received
     (see ``handlers/exchange.py``); ``handle_one_request`` then adopts it instead of reading.
+    A handler built by a worker (``exchange.built_by_worker``) is only set up by its
+    constructor; the worker calls ``handle`` (or ``handle_one_request``) per request and
+    ``finish`` when the connection has ended.
     """
 
     sys_version = "Python/" + sys.version.split()[0]
@@ -91,8 +94,39 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     exchange: Exchange | None = None
 
     _in_request = False
+    _status: int | None = None
     _body: RequestBody | None = None
     _head_parser: RequestHeadParser | None = None
+    _worker_driven = False
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def __init__(self, request, client_address, server) -> None:
+        """Serve the connection ``request`` (setup, handle, finish), as ``http.server`` does.
+
+        Built by a worker, only ``setup`` runs here: the worker drives the rest.
+        """
+        if worker_streams() is None:
+            super().__init__(request, client_address, server)
+            return
+        self.request, self.client_address, self.server = request, client_address, server
+        self._worker_driven = True
+        self.setup()
+
+    def setup(self) -> None:
+        """Set ``connection``, ``rfile`` and ``wfile``: the socket's, or those of the worker
+        building this handler (whose socket timeout is the worker's to set)."""
+        streams = worker_streams()
+        if streams is None:
+            super().setup()
+            return
+        self.connection = self.request
+        self.rfile, self.wfile = streams
+
+    def finish(self) -> None:
+        """Flush and close ``wfile`` and ``rfile``; under a worker, which owns them, nothing."""
+        if not self._worker_driven:
+            super().finish()
 
     # -- the request loop ------------------------------------------------------------------
 
@@ -108,17 +142,27 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
         Never raises for anything a client can send: protocol errors are answered with their
         status, handler exceptions with 500, and I/O errors close the connection.
+
+        Under a worker it serves the request of ``exchange``, once: called again for the same
+        exchange (the loop of a ``handle`` override), it sets ``close_connection`` to end
+        that loop and returns; the verdict stays ``exchange.closes``.
         """
+        exchange = self.exchange
+        if exchange is not None:
+            if exchange.served:
+                self.close_connection = True
+                return
+            exchange.served = True
         self._start_request()
         try:
-            if self.exchange is not None:
-                self.raw_requestline = self.exchange.request.raw_requestline
+            if exchange is not None:
+                self.raw_requestline = exchange.request.raw_requestline
             elif not self._read_request_line():
                 return
             if not self.parse_request():
                 return
             self._in_request = True
-            self._dispatch()
+            self._call_do_method()
             self.wfile.flush()
         except TimeoutError as error:
             self.log_error("Request timed out: %r", error)
@@ -127,6 +171,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             self.close_connection = True
         finally:
             self._finish_request()
+            if exchange is not None:
+                exchange.closes = self.close_connection
 
     def _start_request(self) -> None:
         self._headers_buffer = []
@@ -254,7 +300,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         expect = field_tokens(head.get_all("expect"))
         return "100-continue" in expect and version_info >= (1, 1) and self.protocol_version >= "HTTP/1.1"
 
-    def _dispatch(self) -> None:
+    def _call_do_method(self) -> None:
+        # Not "_dispatch": xmlrpc.server's handler looks that name up as its own hook.
         method_name = "do_" + self.command
         if not hasattr(self, method_name):
             self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
@@ -307,6 +354,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.headers = None
         self.raw_requestline, self.requestline, self.path = b"", "", ""
         self.request_id = None
+        self._status = None
 
     def handle_expect_100(self) -> bool:
         """Answer ``Expect: 100-continue`` with ``100 Continue``; return True to go on.
@@ -432,10 +480,12 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         With ``structured_logs`` the worker writes one access event per request instead,
         unless a subclass overrides ``log_message`` (its own log keeps its lines).
         """
-        if self.structured_logs and not self._log_message_overridden():
-            return
         if isinstance(code, HTTPStatus):
             code = code.value
+        if self._status is None and str(code).isdigit():  # a response made without send_response
+            self._status = int(code)  # (wsgiref's handler writes its own): the access line's status
+        if self.structured_logs and not self._log_message_overridden():
+            return
         self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
 
     def log_error(self, format: str, *args) -> None:

@@ -43,6 +43,7 @@ from . import tls_handshake
 from .access_log import log_access
 from .connection import Connection
 from .contract import Scoreboard
+from .handler_driver import HandlerDriver
 from .pool import ServingPool
 from .trusted_peers import TrustedPeers
 
@@ -78,8 +79,8 @@ class ConnectionLoop:
     """Serves connections from ``listeners`` until ``stop``/``drain`` is called."""
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
-                 make_handler: Callable[[Connection, socket.socket], object],
-                 tls_contexts: dict | None = None, proxied: frozenset = frozenset()) -> None:
+                 driver: HandlerDriver, tls_contexts: dict | None = None,
+                 proxied: frozenset = frozenset()) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
         self.proxied = proxied  # listeners whose connections start with a PROXY header
@@ -94,7 +95,7 @@ class ConnectionLoop:
         # its short answers are given on this thread. User code may wait.
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
-        self.make_handler = make_handler
+        self.driver = driver
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
         self.ready: collections.deque[Connection] = collections.deque()  # to answer on the loop
@@ -236,11 +237,13 @@ class ConnectionLoop:
         HTTP/1.0 handler does not answer 100 (as under ``http.server``): the client sends
         the body after its own wait (RFC 9110 10.1.1).
         """
-        handler, state = type(conn.handler), conn.state
-        takes_body = hasattr(handler, "do_" + state.incoming.line.method)
-        if handler.protocol_version < "HTTP/1.1":
+        handler = self.driver.handler_type(conn)  # None: a factory's, not built yet; assume the stock
+        state = conn.state
+        takes_body = handler is None or hasattr(handler, "do_" + state.incoming.line.method)
+        if handler is not None and handler.protocol_version < "HTTP/1.1":
             state.continue_settled()
-        elif not takes_body or handler.handle_expect_100 is not BaseHTTPRequestHandler.handle_expect_100:
+        elif not takes_body or (handler is not None and
+                                handler.handle_expect_100 is not BaseHTTPRequestHandler.handle_expect_100):
             state.deliver_early(time.monotonic(), handler_continues=takes_body)
         else:
             try:
@@ -313,19 +316,7 @@ class ConnectionLoop:
         conn = Connection(sock, address, listener, state)
         conn.inline_capable = self.serve_inline and not tls
         self.connections.add(conn)
-        # After a PROXY header or a TLS handshake, the handler is made once they are done.
-        if tls or proxied or self._give_handler(conn):
-            self._watch(conn, _READ)
-
-    def _give_handler(self, conn: Connection) -> bool:
-        """Make ``conn``'s handler; False (and the connection closed) if the class cannot be built."""
-        try:
-            conn.handler = self.make_handler(conn, conn.listener)
-        except Exception as error:  # the user's handler class cannot even be built
-            _log_escaped(conn, error)
-            self._close(conn)
-            return False
-        return True
+        self._watch(conn, _READ)
 
     def _shed_one(self) -> bool:
         """Close the connection waiting longest for a request head; False if none may go."""
@@ -409,7 +400,7 @@ class ConnectionLoop:
             return  # the rest of the header is still to come
         if header.client is not None:
             conn.peer_address, conn.address = conn.address, header.client
-        if conn.state.state == State.IDLE and self._give_handler(conn):
+        if conn.state.state == State.IDLE:
             self._on_readable(conn)  # the request may have come with the header
 
     def _refuse_proxy(self, conn: Connection, reason: str) -> None:
@@ -471,8 +462,6 @@ class ConnectionLoop:
             self._start_serving_tls(conn)
 
     def _start_serving_tls(self, conn: Connection) -> None:
-        if not self._give_handler(conn):
-            return
         conn.state.handshake_done(time.monotonic())
         self._on_readable(conn)  # the request may have come with the handshake's last flight
 
@@ -595,6 +584,9 @@ class ConnectionLoop:
             method, target = conn.request_summary()
             self.scoreboard.start_request(slot, method, target, conn.client())
             conn.sock.settimeout(self.timeouts.request_body or None)
+            handler = conn.handler or self.driver.build(conn)  # on a thread: its __init__ and setup may wait
+            if handler.timeout is not None:  # the class's own, as StreamRequestHandler.setup applies it
+                conn.sock.settimeout(handler.timeout)
             conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
             closes = self._answer(conn, Exchange(request, conn.state, conn.reader))
             conn.sock.setblocking(False)
@@ -610,21 +602,17 @@ class ConnectionLoop:
 
     def _answer(self, conn: Connection, exchange: Exchange) -> bool:
         """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
-        handler = conn.handler
+        handler = conn.handler or self.driver.build(conn)
         started, written_before = time.monotonic(), conn.writer.bytes_written
         vouched = self._vouched_client(conn, exchange.request) if self.trusted else None
         if self.trusted:
             handler.client_address = (vouched, 0) if vouched else conn.client_address
-        handler.exchange = exchange
-        try:
-            handler.handle_one_request()
-            conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
-        finally:
-            handler.exchange = None
+        closes = self.driver.run(handler, exchange)
+        conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before,
                    vouched)
         handler._forget_request()  # idle connections must stay small
-        return handler.close_connection
+        return closes
 
     # -- closing -------------------------------------------------------------------------------
 
@@ -657,6 +645,8 @@ class ConnectionLoop:
         self.connections.discard(conn)
         self._may_have_room = True
         conn.close()
+        if self.driver.needs_finish(conn.handler):  # user code: on a thread, after the close
+            self.pool.call_soon(self.driver.finish, conn.handler, conn.client())
 
 
 def _log_escaped(conn: Connection, error: Exception) -> None:

@@ -24,6 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 SPEC_ENV = "PYHTTPD_WORKER_SPEC"
+# The worker settings (JSON) a handler check builds the handler with, as a worker would.
+CHECK_SETTINGS_ENV = "PYHTTPD_CHECK_SETTINGS"
 
 EVENT_READY = "ready"
 EVENT_LOGS_REOPENED = "logs_reopened"

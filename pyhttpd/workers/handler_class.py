@@ -1,12 +1,18 @@
-"""Build the handler class a worker runs, from the settings the master sent.
+"""Build a connection's handler the way the worker's settings say.
 
-Two steps: ``load_handler`` imports the user's ``module:Class`` (or picks the static or CGI
-handler), and ``configure`` derives a subclass that carries the settings as class attributes
-and lets the worker drive it one request at a time (``driven``).
+``load_handler`` imports what ``--handler module:attr`` names: a handler class, a
+``functools.partial`` of one, or a factory (any other callable, called as
+``factory(request, client_address, server)`` and returning a handler). ``HandlerBuilder``
+then builds one handler per connection: the user's class, as it is, with the worker's
+settings set as its class attributes (``configure``).
+
+The worker aliases ``http.server`` first (``stdlib_names``), so a class written for the
+standard library is a pyhttpd handler by the time it is imported here.
 """
 
-import http.server
+import functools
 import importlib
+from typing import Any
 
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.server_tokens import server_identity
@@ -14,100 +20,135 @@ from ..handlers.static_settings import daemon_attributes
 from ..protocol import Limits
 from ..server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler
 
+# What the daemon answers with when neither the configuration nor the class names a version.
+DEFAULT_PROTOCOL = "HTTP/1.1"
+
 
 class HandlerLoadError(Exception):
     """The configured handler cannot be used; the message is one readable line."""
 
 
-def load_handler(spec: str | None, cgi: bool = False) -> type:
-    """The handler class named by ``spec`` ("package.module:ClassName"), or the default.
+def one_line(error: BaseException) -> str:
+    """``Type: message`` of ``error`` on one line: a traceback's last line."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}".rstrip(": ")
 
-    A class written for the standard library's ``http.server`` is rebuilt on pyhttpd's
-    hardened classes (see ``rebase_on_pyhttpd``). Raises HandlerLoadError.
+
+def import_attribute(spec: str, what: str) -> Any:
+    """The object ``spec`` ("package.module:attr", attr possibly dotted) names.
+
+    Raises HandlerLoadError (one line, naming ``what`` and ``spec``) when the module cannot
+    be imported, whatever it raises (sys.exit() too), or has no such attribute.
+    """
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise HandlerLoadError(f"{what} {spec!r}: expected 'package.module:ClassName'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except (Exception, SystemExit) as error:  # any failure of user code at import
+        raise HandlerLoadError(f"{what} {spec!r}: import failed: {one_line(error)}") from None
+    for name in attr.split("."):
+        if not hasattr(target, name):
+            raise HandlerLoadError(f"{what} {spec!r}: module {module_name} has no attribute {attr}")
+        target = getattr(target, name)
+    return target
+
+
+def load_handler(spec: str | None, cgi: bool = False) -> Any:
+    """The handler ``spec`` names (a class, a partial of one, or a factory), or the default.
+
+    Call ``stdlib_names.alias_http_server`` first. Raises HandlerLoadError for a module that
+    does not import, a missing attribute, or a class that is not a BaseHTTPRequestHandler.
     """
     if not spec:
         return CGIHTTPRequestHandler if cgi else SimpleHTTPRequestHandler
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise HandlerLoadError(f"handler {spec!r}: expected 'package.module:ClassName'")
-    try:
-        module = importlib.import_module(module_name)
-    except (Exception, SystemExit) as error:  # any failure of user code at import, sys.exit() too
-        # One line whatever the exception says: the master logs it, --check-handler prints it.
-        detail = " ".join(str(error).split())
-        raise HandlerLoadError(f"handler {spec!r}: import failed: {type(error).__name__}: {detail}") from None
-    handler = getattr(module, class_name, None)
-    if not isinstance(handler, type):
-        raise HandlerLoadError(f"handler {spec!r}: module {module_name} has no class {class_name}")
-    if issubclass(handler, BaseHTTPRequestHandler):
-        return handler
-    if issubclass(handler, http.server.BaseHTTPRequestHandler):
-        return rebase_on_pyhttpd(handler)
-    raise HandlerLoadError(f"handler {spec!r}: not a BaseHTTPRequestHandler subclass")
+    target = import_attribute(spec, "handler")
+    if isinstance(target, type) and not issubclass(target, BaseHTTPRequestHandler):
+        raise HandlerLoadError(f"handler {spec!r}: not a BaseHTTPRequestHandler subclass")
+    if not callable(target):
+        raise HandlerLoadError(f"handler {spec!r}: not a class, a functools.partial or a factory")
+    return target
 
 
-_STDLIB_TO_PYHTTPD = {
-    http.server.BaseHTTPRequestHandler: BaseHTTPRequestHandler,
-    http.server.SimpleHTTPRequestHandler: SimpleHTTPRequestHandler,
-    http.server.CGIHTTPRequestHandler: CGIHTTPRequestHandler,
-}
+def handler_class_of(target: Any) -> type | None:
+    """The handler class ``target`` builds: itself, or a partial's; None for a factory."""
+    while isinstance(target, functools.partial):
+        target = target.func
+    if isinstance(target, type) and issubclass(target, BaseHTTPRequestHandler):
+        return target
+    return None
 
 
-def rebase_on_pyhttpd(handler: type) -> type:
-    """Rebuild a subclass of ``http.server``'s handlers on pyhttpd's equivalents.
+class HandlerBuilder:
+    """Builds one handler per connection from what ``load_handler`` returned.
 
-    Each class between ``handler`` and the standard library's is re-created with the same
-    namespace over the pyhttpd base, so the user's ``do_*`` methods run on the hardened
-    parser. Raises HandlerLoadError for a hierarchy with several bases (mixins), which cannot
-    be rebuilt safely.
+    The handler's class is configured (``configure``) once: a class or a partial's at once,
+    the class of a factory's handler when the factory first returns one. ``handler_type`` is
+    that class (None before a factory's first handler), for decisions taken before a
+    connection has its handler.
     """
-    if handler in _STDLIB_TO_PYHTTPD:
-        return _STDLIB_TO_PYHTTPD[handler]
-    if len(handler.__bases__) != 1:
-        raise HandlerLoadError(
-            f"handler {handler.__qualname__}: subclasses http.server through several bases; "
-            "import from pyhttpd.server instead"
-        )
-    base = rebase_on_pyhttpd(handler.__bases__[0])
-    namespace = {k: v for k, v in vars(handler).items() if k not in ("__dict__", "__weakref__")}
-    return type(handler.__name__, (base,), namespace)
+
+    def __init__(self, target: Any, settings: dict) -> None:
+        self.settings = settings
+        self._target = target
+        self._configured: set[type] = set()
+        cls = handler_class_of(target)
+        self._factory = cls is None
+        self.handler_type: type | None = None if cls is None else self._configure(cls)
+
+    def __call__(self, request, client_address, server) -> BaseHTTPRequestHandler:
+        """A handler for the connection ``request``, built (and set up) by its constructor."""
+        handler = self._target(request, client_address, server)
+        if self._factory:
+            if not isinstance(handler, BaseHTTPRequestHandler):
+                raise TypeError(f"the handler factory returned {type(handler).__name__}, "
+                                "not a BaseHTTPRequestHandler")
+            self.handler_type = self._configure(type(handler))
+        return handler
+
+    def _configure(self, cls: type) -> type:
+        if cls not in self._configured:
+            configure(cls, self.settings)
+            self._configured.add(cls)
+        return cls
 
 
 def configure(handler: type, settings: dict) -> type:
-    """A subclass of ``handler`` carrying the worker's settings as class attributes."""
-    attributes = {
+    """Set the worker's settings as class attributes of ``handler`` itself; return it.
+
+    The class is the user's, not a copy: no subclass is made, so ``type(self)`` and the MRO
+    are what the user wrote (a worker runs one handler, so nothing else shares the class).
+    ``protocol_version`` becomes the configured one if set; else the class keeps its own,
+    if the user's code sets one; else HTTP/1.1. A ``directory`` the user's class sets is
+    kept. A key missing from ``settings`` leaves the class's value.
+    """
+    attributes: dict[str, Any] = {
         "strict_protocol": True,
         "structured_logs": True,
         "assign_request_ids": True,
-        "protocol_version": settings["protocol"],
-        "limits": Limits(**settings["limits"]),
+        "limits": Limits(**settings.get("limits", {})),
         "disable_nagle_algorithm": True,
         **server_identity(handler, settings.get("server_tokens", "full")),
     }
+    if settings.get("protocol"):
+        attributes["protocol_version"] = settings["protocol"]
+    elif not _set_by_user(handler, "protocol_version"):
+        attributes["protocol_version"] = DEFAULT_PROTOCOL
     if issubclass(handler, SimpleHTTPRequestHandler):
+        if settings.get("directory") and not _set_by_user(handler, "directory"):
+            attributes["directory"] = settings["directory"]
         attributes.update(
-            directory=settings["directory"],
-            extra_response_headers=[tuple(pair) for pair in settings["response_headers"]],
-            default_content_type=settings["content_type"],
+            extra_response_headers=[tuple(pair) for pair in settings.get("response_headers", [])],
+            default_content_type=settings.get("content_type", handler.default_content_type),
             **daemon_attributes(handler, settings.get("static", {})),
         )
-    return type(handler.__name__, (handler,), attributes)
+    for name, value in attributes.items():
+        setattr(handler, name, value)
+    return handler
 
 
-def driven(handler: type) -> type:
-    """A subclass whose constructor only sets the handler up, for the worker to drive.
-
-    The standard library's constructor serves the whole connection (setup, handle,
-    finish). The worker instead calls ``handle_one_request`` once per request, from
-    whichever thread is free, so here ``setup`` takes the connection's streams from the
-    server and ``handle`` and ``finish`` do nothing.
-    """
-
-    def setup(self) -> None:
-        self.connection = self.request
-        self.rfile, self.wfile = self.server.streams_for(self.request)
-
-    def idle(self) -> None:
-        pass
-
-    return type(handler.__name__, (handler,), {"setup": setup, "handle": idle, "finish": idle})
+def _set_by_user(handler: type, name: str) -> bool:
+    """Whether the class holding ``handler.<name>`` is the user's, not one of pyhttpd's."""
+    for cls in handler.__mro__:
+        if name in vars(cls):
+            return not cls.__module__.startswith("pyhttpd.")
+    return False

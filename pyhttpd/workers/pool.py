@@ -4,6 +4,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 
 class ServingPool:
@@ -27,6 +28,10 @@ class ServingPool:
         """Queue ``item`` for the next free thread."""
         self._queue.put(item)
 
+    def call_soon(self, function: Callable[..., None], *args: object) -> None:
+        """Queue ``function(*args)`` for the next free thread, in turn with the items."""
+        self._queue.put(_Call(function, args))
+
     def shutdown(self, timeout: float) -> bool:
         """Stop the threads after the queued work; True if all ended within ``timeout``.
 
@@ -42,4 +47,12 @@ class ServingPool:
 
     def _run(self, slot: int) -> None:
         while (item := self._queue.get()) is not None:
-            self._serve(item, slot)
+            if isinstance(item, _Call):
+                item.function(*item.args)
+            else:
+                self._serve(item, slot)
+
+
+class _Call(NamedTuple):
+    function: Callable[..., None]
+    args: tuple

@@ -16,10 +16,12 @@ import setproctitle
 from .. import logs
 from ..protocol.connection_state import State
 from ..tls import context_from_fd
-from .connection import Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
-from .handler_class import configure, driven, load_handler
+from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line
+from .handler_driver import HandlerDriver
+from .server_object import WorkerServer, build_server, load_server
+from .stdlib_names import alias_http_server
 
 _GRACEFUL = signal.SIGTERM
 _FAST = (signal.SIGINT, signal.SIGQUIT)
@@ -38,23 +40,20 @@ def tls_context_for(listener: ListenerSpec):
         os.close(listener.tls_fd)
 
 
-class WorkerServer:
-    """What a handler sees as ``self.server`` inside a worker: one per listener."""
+def load_driver(settings: dict, listeners: list) -> HandlerDriver:
+    """The handler (and server) the settings name, loaded and built for ``listeners``.
 
-    def __init__(self, listener: socket.socket) -> None:
-        self.socket = listener
-        self.server_address = listener.getsockname()
-        if listener.family in (socket.AF_INET, socket.AF_INET6):
-            host, self.server_port = self.server_address[:2]
-            self.server_name = socket.gethostname() if host in ("0.0.0.0", "::") else host
-        else:
-            self.server_name, self.server_port = socket.gethostname(), ""
-        self._connecting: Connection | None = None
-
-    def streams_for(self, sock: socket.socket):
-        """(rfile, wfile) of the connection whose handler is being created."""
-        conn = self._connecting
-        return conn.reader, conn.writer
+    ``http.server`` is aliased to pyhttpd first. One user server (``settings["server"]``)
+    serves every listener, built around the first; without one, each listener gets a
+    WorkerServer. Raises HandlerLoadError (one line).
+    """
+    alias_http_server()
+    builder = HandlerBuilder(load_handler(settings.get("handler"), settings.get("cgi", False)), settings)
+    spec = settings.get("server")
+    if not spec:
+        return HandlerDriver(builder, {listener: WorkerServer(listener) for listener in listeners})
+    server = build_server(spec, load_server(spec), listeners[0], builder)
+    return HandlerDriver(builder, dict.fromkeys(listeners, server))
 
 
 class Worker:
@@ -117,8 +116,6 @@ class Worker:
         self._report(EVENT_LOGS_REOPENED)
 
     def _load(self) -> None:
-        handler = load_handler(self.settings["handler"], self.settings["cgi"])
-        self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
         listeners, tls_contexts, proxied = [], {}, set()
         for item in self.spec.listeners:
@@ -129,18 +126,10 @@ class Worker:
                 tls_contexts[listener] = tls_context_for(item)
             if item.proxy_protocol:
                 proxied.add(listener)
-        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
-                                   tls_contexts, frozenset(proxied))
-        self.servers = {listener: WorkerServer(listener) for listener in listeners}
+        driver = load_driver(self.settings, listeners)
+        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts,
+                                   frozenset(proxied))
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
-
-    def _make_handler(self, conn: Connection, listener: socket.socket):
-        server = self.servers[listener]
-        server._connecting = conn
-        try:
-            return self.handler_class(conn.sock, conn.client_address, server)
-        finally:
-            server._connecting = None
 
     def _report(self, event: str) -> None:
         try:
@@ -188,24 +177,34 @@ class Worker:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m pyhttpd.workers``."""
     import argparse
+    import json
 
-    from .contract import SPEC_ENV
-    from .handler_class import HandlerLoadError
+    from .contract import CHECK_SETTINGS_ENV, SPEC_ENV
 
     parser = argparse.ArgumentParser(
         prog="python -m pyhttpd.workers",
         description="A pyhttpd worker. The master starts it with its spec in $" + SPEC_ENV + ".",
     )
-    parser.add_argument("--check-handler", metavar="MODULE:CLASS",
-                        help="import this handler class, print one line and exit 0 if it can be served")
+    parser.add_argument("--check-handler", metavar="MODULE:ATTR",
+                        help="import this handler (\"\" for the built-in one), serve GET / through it on "
+                             "a socketpair, print one line and exit 0 if it can serve, 1 if not; the "
+                             f"other settings come from ${CHECK_SETTINGS_ENV} (JSON) if set")
+    parser.add_argument("--server", metavar="MODULE:ATTR",
+                        help="with --check-handler: the server class or factory to build too")
     args = parser.parse_args(argv)
     if args.check_handler is not None:
+        from .serve_check import check_can_serve
+
+        settings = json.loads(os.environ.get(CHECK_SETTINGS_ENV) or "{}")
+        settings.update(handler=args.check_handler or None, server=args.server or settings.get("server"))
         try:
-            handler = load_handler(args.check_handler)
+            print(check_can_serve(settings))
         except HandlerLoadError as error:
             print(error, file=sys.stderr)
             return 1
-        print(f"ok: {handler.__module__}.{handler.__qualname__}")
+        except Exception as error:  # a bug of ours or an odd handler: still one line
+            print(f"handler {args.check_handler!r}: check failed: {one_line(error)}", file=sys.stderr)
+            return 1
         return 0
     text = os.environ.pop(SPEC_ENV, None)
     if text is None:

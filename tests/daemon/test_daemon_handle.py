@@ -9,7 +9,7 @@ from master_harness import get, master_env
 
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states
-from pyhttpd.daemon.handler_check import HandlerCheckFailed, check_handler
+from pyhttpd.daemon.handler_check import HandlerCheckFailed, check_handler, needs_check
 from pyhttpd.daemon.liveness import LOOP, REQUEST, find_hang
 from pyhttpd.daemon.signal_queue import SignalQueue
 from pyhttpd.daemon.sockets import bind_tcp
@@ -140,13 +140,17 @@ def test_wait_returns_a_readable_status_pipe():
         os.close(w)
 
 
+def _handler_config(handler: str):
+    return load_config(["--handler", handler, "--access-log", "off"])
+
+
 def test_handler_check_accepts_a_good_handler_and_names_a_broken_one(worker_environment):
-    check_handler(None, None, 10)  # built-in: not checked
-    check_handler("master_app:App", None, 10)
+    assert not needs_check(load_config([]), None)  # built-in, same user: nothing to check
+    check_handler(_handler_config("master_app:App"), None, 10)
     with pytest.raises(HandlerCheckFailed, match="master_broken_app.*broken on purpose"):
-        check_handler("master_broken_app:App", None, 10)
-    with pytest.raises(HandlerCheckFailed, match="has no class Missing"):
-        check_handler("master_app:Missing", None, 10)
+        check_handler(_handler_config("master_broken_app:App"), None, 10)
+    with pytest.raises(HandlerCheckFailed, match="has no attribute Missing"):
+        check_handler(_handler_config("master_app:Missing"), None, 10)
 
 
 def test_handler_check_times_out(worker_environment, tmp_path):
@@ -154,4 +158,4 @@ def test_handler_check_times_out(worker_environment, tmp_path):
     slow.write_text("import time\ntime.sleep(30)\n")
     os.environ["PYTHONPATH"] += os.pathsep + str(tmp_path)
     with pytest.raises(HandlerCheckFailed, match="still running after 0.5s"):
-        check_handler("slow_import_app:App", None, 0.5)
+        check_handler(_handler_config("slow_import_app:App"), None, 0.5)

@@ -85,8 +85,8 @@ def test_slot_backoff_waits_and_resets_after_a_healthy_life():
 
 # -- worker settings ----------------------------------------------------------------------------
 
-_KEYS = {"handler", "directory", "protocol", "cgi", "content_type", "response_headers", "server_tokens",
-         "trusted_proxies", "health_path",
+_KEYS = {"handler", "server", "directory", "protocol", "cgi", "content_type", "response_headers",
+         "server_tokens", "trusted_proxies", "health_path",
          "threads", "max_connections", "max_requests", "timeouts", "limits", "name", "logs", "static"}
 
 

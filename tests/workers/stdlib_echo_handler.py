@@ -1,6 +1,6 @@
 """A handler written for the standard library's ``http.server``, with no pyhttpd import.
 
-The worker rebuilds it on pyhttpd's classes (``handler_class.rebase_on_pyhttpd``). Its POST
+In a worker, ``http.server``'s classes are pyhttpd's (``workers/stdlib_names.py``). Its POST
 echoes the body and names the class of ``self.rfile`` in ``X-Body-Stream``, so a test can see
 that the body came through pyhttpd's framing (``RequestBody``).
 """

@@ -1,30 +1,28 @@
-"""Which handler a worker runs: ``--check-handler`` and the rebasing of stdlib handlers."""
+"""Which handler a worker runs, and ``--check-handler``: import it, build it, serve GET / once."""
 
-import http.server
 import subprocess
 import sys
 
 import pytest
 from worker_client import REPO, worker_env
 
-from pyhttpd.handlers.base import BaseHTTPRequestHandler
-from pyhttpd.workers.handler_class import HandlerLoadError, load_handler, rebase_on_pyhttpd
 
-
-def _check(spec: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyhttpd.workers", "--check-handler", spec],
+def _check(spec: str, *more: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyhttpd.workers", "--check-handler", spec, *more],
                           capture_output=True, text=True, timeout=30, cwd=REPO, env=worker_env())
 
 
 @pytest.mark.parametrize("spec, words", [
     ("no_such_module_for_pyhttpd:Handler", "import failed: ModuleNotFoundError"),
     ("worker_handlers:NotAHandler", "not a BaseHTTPRequestHandler subclass"),
-    ("worker_handlers:Missing", "has no class Missing"),
+    ("worker_handlers:Missing", "has no attribute Missing"),
     ("broken_handler:Handler", "import failed: RuntimeError: this handler module is broken at import"),
     ("exiting_handler:Handler", "import failed: SystemExit: 0"),
     ("no_colon_here", "expected 'package.module:ClassName'"),
+    ("stdlib_app_handlers:InitRaises", "cannot be built: RuntimeError: InitRaises cannot be built"),
+    ("stdlib_app_handlers:returns_a_string", "cannot be built: TypeError: the handler factory returned str"),
 ], ids=["missing-module", "not-a-handler", "missing-class", "raises-at-import", "exits-at-import",
-        "malformed"])
+        "malformed", "raises-in-init", "factory-returns-no-handler"])
 def test_check_handler_refuses_with_one_line(spec, words):
     result = _check(spec)
     assert result.returncode == 1
@@ -34,42 +32,24 @@ def test_check_handler_refuses_with_one_line(spec, words):
     assert words in lines[0] and spec in lines[0]
 
 
-@pytest.mark.parametrize("spec, name", [
-    ("worker_handlers:ProbeHandler", "worker_handlers.ProbeHandler"),
-    ("stdlib_echo_handler:EchoHandler", "stdlib_echo_handler.EchoHandler"),
-])
-def test_check_handler_accepts_a_good_handler(spec, name):
+@pytest.mark.parametrize("spec, answer", [
+    ("worker_handlers:ProbeHandler", "worker_handlers.ProbeHandler: GET / -> 200"),
+    ("stdlib_echo_handler:EchoHandler", "stdlib_echo_handler.EchoHandler: GET / -> 200"),
+    ("stdlib_app_handlers:CorsFiles", "stdlib_app_handlers.CorsFiles: GET / -> 200"),
+    ("stdlib_app_handlers:files", "pyhttpd.server.SimpleHTTPRequestHandler: GET / -> 200"),
+    ("stdlib_app_handlers:make_counter", "stdlib_app_handlers.Counter: GET / -> 200"),
+    ("", "pyhttpd.server.SimpleHTTPRequestHandler: GET / -> 200"),
+], ids=["pyhttpd-class", "stdlib-class", "stdlib-mixins", "partial", "factory", "built-in"])
+def test_check_handler_serves_one_request_through_a_good_handler(spec, answer):
     result = _check(spec)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"ok: {name}\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"ok: {answer}\n", "")
 
 
-def test_rebase_puts_pyhttpd_under_a_stdlib_handler():
-    class Middle(http.server.BaseHTTPRequestHandler):
-        def helper(self):
-            return "middle"
-
-    class Leaf(Middle):
-        def do_GET(self):
-            pass
-
-    rebased = rebase_on_pyhttpd(Leaf)
-    assert issubclass(rebased, BaseHTTPRequestHandler)
-    assert not issubclass(rebased, http.server.BaseHTTPRequestHandler)
-    assert rebased.do_GET is Leaf.__dict__["do_GET"] and rebased.helper is Middle.__dict__["helper"]
-    assert [cls.__name__ for cls in rebased.__mro__[:3]] == ["Leaf", "Middle", "BaseHTTPRequestHandler"]
-
-
-def test_rebase_refuses_a_stdlib_handler_with_mixins():
-    class Mixin:
-        pass
-
-    class Mixed(Mixin, http.server.BaseHTTPRequestHandler):
-        pass
-
-    with pytest.raises(HandlerLoadError, match="several bases"):
-        rebase_on_pyhttpd(Mixed)
-
-
-def test_load_handler_rebases_a_stdlib_handler():
-    handler = load_handler("stdlib_echo_handler:EchoHandler")
-    assert issubclass(handler, BaseHTTPRequestHandler) and handler.__name__ == "EchoHandler"
+def test_check_handler_builds_the_users_server_too():
+    good = _check("xmlrpc.server:SimpleXMLRPCRequestHandler", "--server", "xmlrpc_app:CalcServer")
+    answer = "ok: xmlrpc.server.SimpleXMLRPCRequestHandler: GET / -> 501\n"  # it has no do_GET
+    assert (good.returncode, good.stdout) == (0, answer)
+    bad = _check("xmlrpc.server:SimpleXMLRPCRequestHandler", "--server", "xmlrpc_app:unbuildable")
+    assert bad.returncode == 1
+    assert bad.stderr == ("server 'xmlrpc_app:unbuildable': cannot be built: "
+                          "OSError: no database for this server\n")

@@ -157,7 +157,7 @@ def test_process_title_names_the_worker_and_its_state(worker):
     assert wait_until(lambda: worker.title().endswith("[idle]"), 2), worker.title()
 
 
-def test_a_standard_library_handler_runs_rebased_on_pyhttpd(spawn_worker):
+def test_a_standard_library_handler_runs_on_pyhttpds_classes(spawn_worker):
     worker = spawn_worker(handler="stdlib_echo_handler:EchoHandler")
     body = b"posted \x00 bytes" * 1000
     with connect(worker.port) as sock, sock.makefile("rb") as rfile:
