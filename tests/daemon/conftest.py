@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from master_harness import Master, master_env
+from support.sessions import killed_at_exit
 
 
 @pytest.fixture
@@ -18,13 +19,11 @@ def site(tmp_path) -> Path:
 @pytest.fixture
 def start_master(tmp_path):
     """Start masters for a test; each is killed (with its workers) at teardown."""
-    started: list[Master] = []
+    with killed_at_exit() as started:
 
-    def start(args: list[str], env: dict[str, str] | None = None) -> Master:
-        master = Master(args, tmp_path, master_env(env))
-        started.append(master)
-        return master
+        def start(args: list[str], env: dict[str, str] | None = None) -> Master:
+            master = Master(args, tmp_path, master_env(env))
+            started.append(master)
+            return master
 
-    yield start
-    for master in started:
-        master.kill_session()
+        yield start

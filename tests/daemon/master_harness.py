@@ -13,7 +13,6 @@ behind.
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,21 +22,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.sessions import SessionProcess, killed_at_exit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 EVENT_TIMEOUT_S = 15.0
 
 
-class Master:
+class Master(SessionProcess):
     """A running master process and the events it has logged so far. ``prefix`` runs it
     through another command (one that ends by exec'ing it, so that ``pid`` is the master's)."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str], prefix: Sequence[str] = ()) -> None:
-        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "pyhttpd.daemon", *args], cwd=cwd,
-                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        self.pid = self.proc.pid
+        super().__init__([*prefix, sys.executable, "-m", "pyhttpd.daemon", *args], cwd, env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.lines: list[str] = []
         self.events: list[dict] = []
         self._changed = threading.Condition()
@@ -97,9 +95,6 @@ class Master:
 
     # -- the process -----------------------------------------------------------------------------
 
-    def signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
-
     def wait_exit(self, timeout: float) -> int:
         try:
             return self.proc.wait(timeout)
@@ -117,17 +112,6 @@ class Master:
         return subprocess.run(["ps", "-p", str(self.pid), "-o", "args="], capture_output=True, text=True,
                               timeout=5).stdout.strip()
 
-    def kill_session(self) -> None:
-        """SIGKILL the master's whole session (its process group), then collect the master."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-
 
 @contextmanager
 def started_masters(cwd: Path, env: dict[str, str], leading_args: Sequence[str] = ()
@@ -135,20 +119,16 @@ def started_masters(cwd: Path, env: dict[str, str], leading_args: Sequence[str] 
     """A ``start(args, ready=True, prefix=())`` for a test's masters: each gets ``env`` and
     ``leading_args`` before ``args`` and, unless ready=False, is waited for until it logs
     "ready"; every one is killed (session and all) on exit."""
-    started: list[Master] = []
+    with killed_at_exit() as started:
 
-    def start(args: list[str], ready: bool = True, prefix: Sequence[str] = ()) -> Master:
-        master = Master([*leading_args, *args], cwd, env, prefix)
-        started.append(master)
-        if ready:
-            master.wait_for("ready")
-        return master
+        def start(args: list[str], ready: bool = True, prefix: Sequence[str] = ()) -> Master:
+            master = Master([*leading_args, *args], cwd, env, prefix)
+            started.append(master)
+            if ready:
+                master.wait_for("ready")
+            return master
 
-    try:
         yield start
-    finally:
-        for master in started:
-            master.kill_session()
 
 
 def master_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -17,7 +17,7 @@ import pytest
 from pyhttpd import __version__
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-from master_harness import Master, master_env, write_config  # noqa: E402
+from master_harness import master_env, started_masters, write_config  # noqa: E402
 
 TIMEOUT_S = 10
 BIG = os.urandom(5 * 1024 * 1024 + 7)
@@ -38,17 +38,8 @@ def site(tmp_path):
 
 @pytest.fixture
 def start_master(tmp_path):
-    started: list[Master] = []
-
-    def start(args: list[str]) -> Master:
-        master = Master(args, tmp_path, master_env())
-        started.append(master)
-        master.wait_for("ready")
-        return master
-
-    yield start
-    for master in started:
-        master.kill_session()
+    with started_masters(tmp_path, master_env()) as start:
+        yield start
 
 
 def base_config(tmp_path: Path, site: Path, static: str) -> str:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from sd_harness import Master, NotifyReceiver
+from support.sessions import killed_at_exit
 
 
 @pytest.fixture
@@ -24,13 +25,11 @@ def receiver():
 
 @pytest.fixture
 def start_master(tmp_path):
-    started: list[Master] = []
+    with killed_at_exit() as started:
 
-    def start(args: list[str], env: dict[str, str], **options) -> Master:
-        master = Master(args, tmp_path, env, **options)
-        started.append(master)
-        return master
+        def start(args: list[str], env: dict[str, str], **options) -> Master:
+            master = Master(args, tmp_path, env, **options)
+            started.append(master)
+            return master
 
-    yield start
-    for master in started:
-        master.kill_session()
+        yield start

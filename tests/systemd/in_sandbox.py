@@ -1,6 +1,7 @@
-"""The steps of the systemd tests, run INSIDE a throwaway systemd (the shared run-in-systemd.sh).
+"""The steps of the systemd tests, run INSIDE a throwaway systemd (systemd_sandbox.py).
 
-    python tests/systemd/in_sandbox.py SCENARIO OUTDIR
+    tests/systemd/systemd_sandbox.py -b "$PWD" -b OUTDIR -- \
+        .venv/bin/python tests/systemd/in_sandbox.py SCENARIO OUTDIR
 
 Installs pyhttpd with scripts/install-systemd (the shipped units, only paths substituted),
 then runs the scenario's steps with systemctl, curl and a stream of HTTP clients. Each step
@@ -12,6 +13,7 @@ the checkout's interpreter.
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -559,6 +561,10 @@ SCENARIOS = {
 
 
 def main(argv: list[str]) -> int:
+    if "PYHTTPD_SYSTEMD_SANDBOX" not in os.environ:  # it installs units and a user in /etc
+        print("in_sandbox.py: run it through tests/systemd/systemd_sandbox.py, never on a host",
+              file=sys.stderr)
+        return 2
     name, outdir = argv[0], Path(argv[1])
     scenario = Scenario(name, outdir)
     try:

@@ -11,7 +11,6 @@ kills the session. ``own_pid_vars`` are variables that must name the master's ow
 
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -20,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.sessions import SessionProcess
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 15.0
@@ -117,7 +118,7 @@ class NotifyReceiver:
                     pass
 
 
-class Master:
+class Master(SessionProcess):
     """A master process (``python -m pyhttpd.daemon ARGS``) with its log in ``log_path``."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str], own_pid_vars: tuple[str, ...] = (),
@@ -132,10 +133,8 @@ class Master:
         if shell:
             argv = ["bash", "-c", " ".join(shell) + ' exec "$@"', "bash", *argv]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         pass_fds=() if listen_fd is None else (listen_fd,))
-        self.pid = self.proc.pid
+            super().__init__(argv, cwd, env, stdout=log, stderr=subprocess.STDOUT,
+                             pass_fds=() if listen_fd is None else (listen_fd,))
 
     def events(self) -> list[dict]:
         records = []
@@ -159,25 +158,12 @@ class Master:
                 raise AssertionError(f"no {event!r} event; log:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.05)
 
-    def signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
-
     def wait_exit(self, timeout: float = WAIT_S) -> int:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             tail = self.log_path.read_text()[-3000:]
             raise AssertionError(f"still running after {timeout}s; log:\n{tail}") from None
-
-    def kill_session(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sd_harness import Master, clean_env, get, write_config
+from support.sessions import SessionProcess, killed_at_exit
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
                                 reason="systemd-socket-activate not installed (Debian package: systemd)")
@@ -31,9 +32,7 @@ class Activated(Master):
         argv = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", f"--fdname={fdname}",
                 sys.executable, "-m", "pyhttpd.daemon", *args]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, cwd=cwd, env=clean_env(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid = self.proc.pid
+            SessionProcess.__init__(self, argv, cwd, clean_env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while b"Listening on" not in self.log_path.read_bytes():
             assert time.monotonic() < deadline, self.log_path.read_text()
@@ -42,16 +41,14 @@ class Activated(Master):
 
 @pytest.fixture
 def activate(tmp_path):
-    started = []
+    with killed_at_exit() as started:
 
-    def start(port: int, fdname: str, args: list[str]) -> Activated:
-        master = Activated(port, fdname, args, tmp_path)
-        started.append(master)
-        return master
+        def start(port: int, fdname: str, args: list[str]) -> Activated:
+            master = Activated(port, fdname, args, tmp_path)
+            started.append(master)
+            return master
 
-    yield start
-    for master in started:
-        master.kill_session()
+        yield start
 
 
 def test_the_passed_socket_is_served_and_the_configured_address_is_not_bound(tmp_path, site, activate):
