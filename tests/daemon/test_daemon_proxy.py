@@ -8,6 +8,7 @@ instance in turn under keep-alive clients that never retry.
 
 import ipaddress
 import json
+import os
 import shutil
 import signal
 import socket
@@ -347,3 +348,37 @@ drain_delay = 2
     assert stopping["_received"] - announced["_received"] >= 1.9
     assert master.wait_exit(15) == 0
     assert not master.find("access", path="/healthz")  # health checks are not logged
+
+
+@pytest.mark.slow
+def test_haproxy_kill_9_of_an_instance_fails_at_most_its_requests_in_flight(start_master, tmp_path):
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
+    ports = [free_port() for _ in range(3)]
+    masters = [start_master(["--config", proxy_config(tmp_path / f"c{i}.toml", port=port)])
+               for i, port in enumerate(ports)]
+    for master in masters:
+        master.wait_for("ready")
+    front = free_port()
+    servers = "\n".join(f"    server p{i} 127.0.0.1:{port}" for i, port in enumerate(ports))
+    (tmp_path / "haproxy.cfg").write_text(HAPROXY.format(front=front, servers=servers))
+    haproxy = subprocess.Popen(["haproxy", "-f", str(tmp_path / "haproxy.cfg"), "-db"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _answers(front), 10), "haproxy did not start"
+        load = KeepAliveClients(front, "/sleep?s=0.05", clients=20)  # requests in flight when killed
+        try:
+            assert wait_until(lambda: load.ok > 200, 10)
+            os.killpg(masters[1].pid, signal.SIGKILL)  # the master and its workers, unannounced
+            served_at_kill = load.ok
+            assert wait_until(lambda: load.ok > served_at_kill + 500, 20)
+        finally:
+            load.stop()
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+    # Each client has at most one request in flight: those on the killed instance may fail
+    # (haproxy retries those with no response byte yet); nothing else may.
+    assert len(load.failures) <= 20, load.failures[:5]
+    total = load.ok + len(load.failures)
+    print(f"\nkill -9 of 1 of 3 instances behind haproxy: {len(load.failures)} failed of {total}")

@@ -56,9 +56,11 @@ def test_drops_on_a_full_tmpfs_are_reported_when_they_start_and_when_they_end(st
         with open(in_namespace_of(master.pid, access), "rb") as log:
             return [json.loads(line)["query"] for line in log.read().splitlines()]
 
-    assert wait_until(lambda: "kept" in written(), timeout=10)
     # A worker writes the access line after the response: the last lines of the lost batch
-    # may still be on their way when the space is freed, and land. Every other one is counted.
+    # may still be on their way when the space is freed, and land (even after "kept"). Every
+    # line either landed or was counted.
+    settled = LOST + 1 - ended["dropped"]
+    assert wait_until(lambda: "kept" in written() and len(written()) == settled, timeout=10), written()
     landed = written()
     assert set(landed) <= {f"lost={number}" for number in range(LOST)} | {"kept"}
     assert ended["dropped"] == ended["dropped_total"] == LOST + 1 - len(landed)

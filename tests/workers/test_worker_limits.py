@@ -62,6 +62,7 @@ def test_a_full_worker_sheds_its_longest_idle_connection_for_a_new_one(spawn_wor
             sock.sendall(request_bytes("GET", "/held"))
             with sock.makefile("rb") as rfile:
                 assert read_response(rfile).status == 200
+            time.sleep(0.05)  # three round trips fit in a millisecond: make "idle longest" one of them
         response = get(worker.port, "/new", timeout=3)
         assert (response.status, response.body) == (200, b"/new")
         # The one idle longest made room; the two others still serve.
