@@ -86,8 +86,10 @@ def _read_pem(path: str, what: str, marker: bytes) -> bytes:
 
 def _load_failure(cert: str, key: str, with_password: bool, error: Exception) -> str:
     """One line saying why OpenSSL refused ``cert`` and ``key`` (it names neither)."""
-    if isinstance(error, ssl.SSLError) and error.reason == "KEY_VALUES_MISMATCH":
-        return f"key {key} does not match certificate {cert}"
+    # NO_CERTIFICATE_ASSIGNED: the key is of another type than the certificate's (an RSA key
+    # for an ECDSA certificate), so OpenSSL found no certificate for it.
+    if isinstance(error, ssl.SSLError) and error.reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):
+        return f"the key does not match the certificate (key {key}, certificate {cert})"
     try:
         ssl._ssl._test_decode_cert(cert)  # see certificate_expiry
     except (OSError, ValueError):

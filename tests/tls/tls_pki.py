@@ -70,6 +70,11 @@ class PKI:
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", str(key))
         return key
 
+    def new_rsa_key(self, name: str) -> Path:
+        key = self.dir / f"{name}.key"
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key))
+        return key
+
     def issue(self, name: str, days: int = 2, expired: bool = False) -> Issued:
         """A server certificate ``name.pem`` (CN=localhost) with a new key ``name.key``."""
         key, csr, cert = self.new_key(name), self.dir / f"{name}.csr", self.dir / f"{name}.pem"
