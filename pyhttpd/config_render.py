@@ -177,6 +177,46 @@ systemd/pyhttpd.example.toml lists every key with its default.
 With no `[[listen]]` table and no `--bind`, pyhttpd listens on `[::]` (every IPv6 and IPv4
 address) on `port`. Two listeners on one address, or `[::]` and `0.0.0.0` on one port,
 are an error; so are two listeners with the same name.
+
+## HTTPS
+
+`tls_cert` (top level, or in a `[[listen]]` table) makes a listener serve HTTPS. How it
+negotiates comes from `tls_profile`, one of Mozilla's server-side TLS profiles
+(https://ssl-config.mozilla.org, guidelines 5.7), and the `tls_` settings that override it:
+
+| | `intermediate` (the default) | `modern` |
+| --- | --- | --- |
+| `tls_min_version` | TLSv1.2 | TLSv1.3 |
+| `tls_ciphers` (TLS 1.2) | ECDHE (and DHE) with AES-GCM or ChaCha20-Poly1305, Mozilla's list | not used |
+| TLS 1.3 suites | AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 | the same |
+| `tls_groups` | X25519:prime256v1:secp384r1 | the same |
+| `tls_prefer_server_ciphers` | false | false |
+
+So the intermediate profile refuses TLS 1.0 and 1.1, the CBC suites (AES-CBC-SHA256/384
+included) and the X448 and secp521r1 groups that OpenSSL's own defaults accept. Mozilla
+lists DHE suites too; pyhttpd loads no DH parameters, so they are never picked.
+
+A `[[listen]]` table may set `tls_profile`, `tls_min_version`, `tls_ciphers`, `tls_groups`,
+`tls_prefer_server_ciphers` and `hsts` for itself; what it does not set comes from the
+top-level keys, then from its profile. They are an error on a listener that serves plain
+HTTP (`listen[1].hsts: needs tls_cert: this listener serves plain HTTP`).
+
+What cannot be set, because Python's `ssl` module (3.11, OpenSSL 3.0) has no way to: the
+TLS 1.3 cipher suites (OpenSSL's default, which is what both profiles list) and the
+signature algorithms. The groups have no binding either before Python 3.15 (only
+`set_ecdh_curve`, one curve): pyhttpd sets the list through OpenSSL's
+`SSL_CTX_set1_groups_list`, called with `ctypes` on CPython 3.8 to 3.14 (pyhttpd/tls_groups.py
+says how it makes sure of the context it writes to). Where that is not possible, a single
+group can still be set, a list of several is refused, and the profiles keep OpenSSL's
+default groups.
+
+`hsts` adds `Strict-Transport-Security` to every response of an HTTPS listener, whatever
+its status (200, 301, 304, 404, 500...), as nginx's `add_header ... always`; never on plain
+HTTP. `response_headers` (`-H`) reaches 200 and 206 responses only.
+
+A plain-HTTP request on an HTTPS port is answered 400 at once and logged with status 497
+(as nginx does); a TLS handshake on a plain-HTTP port is answered 400 at once. Each failed
+handshake is a `tls_handshake_failed` event (docs/logging.md).
 """
 
 _OTHER_FLAGS = """\

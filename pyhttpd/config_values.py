@@ -12,11 +12,14 @@ import math
 import os
 import pwd
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .tls import TLSFiles
+from .tls_groups import GroupsError, set_groups
+from .tls_policy import PROFILES, TLS_VERSIONS, resolve
 
 
 class Invalid(ValueError):
@@ -272,6 +275,59 @@ def _convert_cache_rules(value: Any) -> tuple[tuple[str, str], ...]:
 CACHE_RULES = Kind("array of [glob pattern, Cache-Control value] pairs", _convert_cache_rules, cli="pair")
 
 
+# --- TLS ----------------------------------------------------------------------------------------
+
+TLS_PROFILE = choice(*PROFILES)
+TLS_VERSION = choice("", *TLS_VERSIONS)
+
+
+def _convert_ciphers(value: Any) -> str:
+    if not isinstance(value, str) or re.search(r"[^\x21-\x7e]", value):
+        raise Invalid(f"must be an OpenSSL cipher list, got {show(value)}")
+    if value:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value)
+        except ssl.SSLError:
+            raise Invalid(f"no cipher that OpenSSL knows matches {show(value)}") from None
+    return value
+
+
+def _convert_groups(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        raise Invalid(f"must be group names separated by colons, got {show(value)}")
+    if not value:
+        return ()
+    groups = tuple(value.split(":"))
+    try:
+        set_groups(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), groups)
+    except GroupsError as error:
+        raise Invalid(f"{error}, got {show(value)}") from None
+    return groups
+
+
+_HSTS = r"max-age=[0-9]{1,10}(\s*;\s*(includeSubDomains|preload))*"
+
+
+def _convert_hsts(value: Any) -> str | None:
+    if value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(_HSTS, value, re.IGNORECASE):
+        raise Invalid(f"must be max-age=SECONDS, optionally followed by ; includeSubDomains and "
+                      f"; preload, got {show(value)}")
+    return value
+
+
+TLS_CIPHERS = Kind('OpenSSL cipher list for TLS 1.2, or "" for the profile\'s', _convert_ciphers)
+TLS_GROUPS = Kind('group names separated by colons, or "" for the profile\'s', _convert_groups)
+HSTS = Kind('Strict-Transport-Security value (max-age=SECONDS[; includeSubDomains][; preload]), '
+            'or "" for none', _convert_hsts)
+# The TLS settings a [[listen]] table may set for itself, over the top-level ones.
+LISTEN_TLS_SETTINGS: dict[str, Kind] = {
+    "tls_profile": TLS_PROFILE, "tls_min_version": TLS_VERSION, "tls_ciphers": TLS_CIPHERS,
+    "tls_groups": TLS_GROUPS, "tls_prefer_server_ciphers": BOOLEAN, "hsts": HSTS,
+}
+
+
 # --- listeners ----------------------------------------------------------------------------------
 
 
@@ -289,6 +345,7 @@ class Listener:
     path: str | None = None
     name: str | None = None
     tls: TLSFiles | None = None  # certificate, key and password file: an HTTPS listener
+    tls_settings: tuple[tuple[str, Any], ...] = ()  # its own LISTEN_TLS_SETTINGS, converted
 
     @property
     def dual_stack(self) -> bool:
@@ -380,7 +437,7 @@ def _listener_name(value: Any) -> str | None:
     return value
 
 
-_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file")
+_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", *LISTEN_TLS_SETTINGS)
 
 
 def tls_files(cert: Any, key: Any, password_file: Any) -> TLSFiles | None:
@@ -418,15 +475,41 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].name") from None
         try:
-            tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:]))
+            tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:5]))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].tls_key") from None
-        listeners.append(replace(listener, name=name, tls=tls))
+        own = []
+        for key, kind in LISTEN_TLS_SETTINGS.items():
+            if key in entry:
+                try:
+                    own.append((key, kind.convert(entry[key])))
+                except Invalid as error:
+                    raise Invalid(error.problem, f"[{index}].{key}") from None
+        listeners.append(replace(listener, name=name, tls=tls, tls_settings=tuple(own)))
     return tuple(listeners)
 
 
-LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file)",
+LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file, "
+                 "and the TLS settings tls_profile, tls_min_version, tls_ciphers, tls_groups, "
+                 "tls_prefer_server_ciphers, hsts)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
+
+
+def with_tls_settings(listener: Listener, index: int, top: dict[str, Any]) -> Listener:
+    """``listener`` with its TLS policy and HSTS value: its own settings over ``top``'s.
+
+    ``top`` maps each LISTEN_TLS_SETTINGS key to its converted top-level value. Raises
+    Invalid (on the listener's key) for a TLS setting on a listener that serves plain HTTP.
+    """
+    own = dict(listener.tls_settings)
+    if listener.tls is None:
+        if own:
+            raise Invalid("needs tls_cert: this listener serves plain HTTP", f"[{index}].{next(iter(own))}")
+        return listener
+    settings = {**top, **own}
+    policy = resolve(settings["tls_profile"], settings["tls_min_version"], settings["tls_ciphers"],
+                     settings["tls_groups"], settings["tls_prefer_server_ciphers"])
+    return replace(listener, tls=replace(listener.tls, policy=policy, hsts=settings["hsts"]))
 
 
 def check_listeners(listeners: tuple[Listener, ...]) -> None:

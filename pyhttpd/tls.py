@@ -1,8 +1,8 @@
 """TLS for listeners: the server context, certificate checks, and handing keys to workers.
 
-Defaults (issue 8, and what Mozilla's "intermediate" profile asks): TLS 1.2 at least, the
-standard library's secure default ciphers, ALPN ``http/1.1``, no TLS compression (OpenSSL 3
-never compresses; OP_NO_COMPRESSION says so anyway).
+Defaults: Mozilla's "intermediate" profile (``tls_policy``: TLS 1.2 at least, its TLS 1.2
+ciphers and groups, the client's cipher preference), ALPN ``http/1.1``, no TLS compression
+(OpenSSL 3 never compresses; OP_NO_COMPRESSION says so anyway).
 
 The master checks certificates (readable, key matching, not expired) before it starts or
 reloads anything, so a bad certificate is one line at start and a logged, refused reload
@@ -17,6 +17,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from .tls_policy import PolicyError, TLSPolicy, apply, resolve
+
 DEFAULT_ALPN = ("http/1.1",)
 _PEM_LIMIT = 1024 * 1024  # a certificate chain and key are a few KiB
 
@@ -27,22 +29,32 @@ class TLSConfigError(Exception):
 
 @dataclass(frozen=True)
 class TLSFiles:
-    """Where a listener's certificate, key and key password come from."""
+    """Where a listener's certificate, key and key password come from, and how it serves TLS.
+
+    ``policy`` is the listener's negotiation settings (None: the intermediate profile);
+    ``hsts`` the Strict-Transport-Security value its responses carry (None: none).
+    """
 
     cert: str
     key: str | None = None
     password_file: str | None = None
+    policy: TLSPolicy | None = None
+    hsts: str | None = None
 
 
 def server_context(cert: str, key: str | None = None, password: str | bytes | None = None,
-                   alpn_protocols=DEFAULT_ALPN) -> ssl.SSLContext:
-    """A server-side SSLContext with pyhttpd's defaults and this certificate loaded.
+                   alpn_protocols=DEFAULT_ALPN, policy: TLSPolicy | None = None) -> ssl.SSLContext:
+    """A server-side SSLContext with ``policy`` (by default Mozilla intermediate) and this
+    certificate loaded.
 
     Raises TLSConfigError (one line) if the files cannot be read, do not match, or the
-    password is wrong.
+    password is wrong, or if OpenSSL refuses the policy.
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        apply(context, policy or resolve())
+    except PolicyError as error:
+        raise TLSConfigError(str(error)) from None
     context.options |= ssl.OP_NO_COMPRESSION
     if alpn_protocols:
         context.set_alpn_protocols(list(alpn_protocols))
@@ -220,9 +232,9 @@ def _sealed_memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def context_from_fd(fd: int, password: str | None) -> ssl.SSLContext:
-    """The server context for PEM material (chain and key) in the inherited ``fd``."""
-    return server_context(f"/proc/self/fd/{fd}", None, password)
+def context_from_fd(fd: int, password: str | None, policy: TLSPolicy | None = None) -> ssl.SSLContext:
+    """The server context for PEM material (chain and key) in the inherited ``fd``, with ``policy``."""
+    return server_context(f"/proc/self/fd/{fd}", None, password, policy=policy)
 
 
 def send_close_notify(sock: ssl.SSLSocket) -> None:

@@ -37,7 +37,9 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
             if listener.tls:
                 material, password_fd = listener.tls.worker_fds()
                 fds.extend(fd for fd in (material, password_fd) if fd is not None)
-                spec = replace(spec, tls_fd=material, tls_password_fd=password_fd)
+                files = listener.tls.files
+                spec = replace(spec, tls_fd=material, tls_password_fd=password_fd, hsts=files.hsts,
+                               tls_policy=files.policy.as_dict() if files.policy else None)
             specs.append(spec)
     except OSError:
         for fd in fds:

@@ -352,13 +352,20 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             self.wfile.write(body)
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        """Log the request, then buffer the status line, ``Server`` and ``Date``."""
+        """Log the request, then buffer the status line, ``Server`` and ``Date``.
+
+        Under a server with an ``hsts`` value (a pyhttpd worker's HTTPS listener), also
+        ``Strict-Transport-Security``, whatever the status.
+        """
         self.log_request(code)
         self.send_response_only(code, message)
         server = self.version_string()
         if server:  # "" when the daemon's server_tokens is "off"
             self.send_header("Server", server)
         self.send_header("Date", self.date_time_string())
+        hsts = getattr(self.server, "hsts", None)
+        if hsts:
+            self.send_header("Strict-Transport-Security", hsts)
         if self.request_id is not None:
             self.send_header("X-Request-ID", self.request_id)
 

@@ -42,6 +42,8 @@ class ListenerSpec:
     kind: str  # "tcp" or "unix"
     tls_fd: int | None = None  # a sealed memfd with the PEM chain and key: a TLS listener
     tls_password_fd: int | None = None  # a memfd with the key's password, if it has one
+    tls_policy: dict | None = None  # tls_policy.TLSPolicy.as_dict(); None: the default profile
+    hsts: str | None = None  # the Strict-Transport-Security value of a TLS listener's responses
 
 
 @dataclass(frozen=True)

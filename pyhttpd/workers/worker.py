@@ -16,6 +16,7 @@ import setproctitle
 from .. import logs
 from ..protocol.connection_state import State
 from ..tls import context_from_fd
+from ..tls_policy import TLSPolicy
 from .connection import Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
@@ -32,17 +33,22 @@ def tls_context_for(listener: ListenerSpec):
     if listener.tls_password_fd is not None:
         password = os.pread(listener.tls_password_fd, 4096, 0).decode()
         os.close(listener.tls_password_fd)
+    policy = TLSPolicy.from_dict(listener.tls_policy) if listener.tls_policy else None
     try:
-        return context_from_fd(listener.tls_fd, password)
+        return context_from_fd(listener.tls_fd, password, policy)
     finally:
         os.close(listener.tls_fd)
 
 
 class WorkerServer:
-    """What a handler sees as ``self.server`` inside a worker: one per listener."""
+    """What a handler sees as ``self.server`` inside a worker: one per listener.
 
-    def __init__(self, listener: socket.socket) -> None:
+    ``hsts``: the Strict-Transport-Security value every response of a TLS listener carries.
+    """
+
+    def __init__(self, listener: socket.socket, hsts: str | None = None) -> None:
         self.socket = listener
+        self.hsts = hsts
         self.server_address = listener.getsockname()
         if listener.family in (socket.AF_INET, socket.AF_INET6):
             host, self.server_port = self.server_address[:2]
@@ -120,16 +126,16 @@ class Worker:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners, tls_contexts = [], {}
+        listeners, tls_contexts, self.servers = [], {}, {}
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
             if item.tls_fd is not None:
                 tls_contexts[listener] = tls_context_for(item)
+            self.servers[listener] = WorkerServer(listener, item.hsts if item.tls_fd is not None else None)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
                                    tls_contexts)
-        self.servers = {listener: WorkerServer(listener) for listener in listeners}
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _make_handler(self, conn: Connection, listener: socket.socket):
