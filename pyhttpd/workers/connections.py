@@ -33,14 +33,15 @@ from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
-from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
-from .access_log import log_access
+from .access_log import log_access, log_plain_http_on_tls
 from .connection import Connection
 from .contract import Scoreboard
 from .pool import ServingPool
+from .throttle import EventThrottle
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
 # One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
@@ -51,6 +52,7 @@ _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
 _SHED_BATCH = 16  # candidates found per scan of a full worker's connections
 _SHED_REPORT_S = 1.0  # at most one connection_limit_reached (or accept_paused) line this often
+HANDSHAKE_FAILURES_PER_S = 10  # tls_handshake_failed lines a second; the rest are counted
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _WATCHED = {State.HANDSHAKE: _READ, State.IDLE: _READ, State.READING_HEAD: _READ,
@@ -74,9 +76,11 @@ class ConnectionLoop:
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
                  make_handler: Callable[[Connection, socket.socket], object],
-                 tls_contexts: dict | None = None) -> None:
+                 tls_contexts: dict | None = None, listener_names: dict | None = None) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
+        self.listener_names = listener_names or {}  # listener -> its name, for logs
+        self.handshake_failures = EventThrottle("tls_handshake_failed", HANDSHAKE_FAILURES_PER_S)
         self.timeouts = timeouts_from(settings)
         self.limits = Limits(**settings["limits"])  # what the handler classes are configured with
         self.max_connections = settings["max_connections"]
@@ -128,6 +132,7 @@ class ConnectionLoop:
                 last_tick = now
                 self._expire(now)
                 self._report_shed(now)
+                self.handshake_failures.flush(now)
                 self.scoreboard.beat(len(self.connections), self.requests_served)
                 on_tick()
 
@@ -239,6 +244,8 @@ class ConnectionLoop:
         """Do what the connection's state asks: watch it, serve it, linger or close it."""
         state = conn.state.state
         if state == State.READY:
+            if isinstance(conn.state.request.error, TLSOnPlainPort):
+                self._handshake_failed(conn, "a TLS handshake on a plain-HTTP port")
             self._watch(conn, 0)
             self._count_request()
             if conn.inline_capable:
@@ -357,17 +364,29 @@ class ConnectionLoop:
 
     def _on_handshake(self, conn: Connection) -> None:
         self._watch(conn, 0)  # the handshake may replace the socket object
-        outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        try:
+            outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        except tls_handshake.HandshakeFailed as failure:
+            self._handshake_failed(conn, failure.reason)
+            self._close(conn)
+            return
         if outcome in (tls_handshake.WANT_READ, tls_handshake.WANT_WRITE):
             self._watch(conn, _READ if outcome == tls_handshake.WANT_READ else _WRITE)
         elif outcome == tls_handshake.PLAIN_HTTP:
-            tls_handshake.answer_plain_http(conn)
+            started = time.monotonic()
+            line, sent = tls_handshake.answer_plain_http(conn, self.limits.max_request_line_bytes)
+            log_plain_http_on_tls(conn, line, sent, time.monotonic() - started)
             conn.state.linger(time.monotonic())
             self._linger(conn)
-        elif outcome == tls_handshake.FAILED:
+        elif outcome == tls_handshake.CLOSED:
             self._close(conn)
         else:
             self._start_serving_tls(conn)
+
+    def _handshake_failed(self, conn: Connection, reason: str) -> None:
+        """Log (throttled) a handshake that failed, and why."""
+        self.handshake_failures.log(time.monotonic(), reason=reason, client=conn.client(),
+                                    listener=self.listener_names.get(conn.listener))
 
     def _start_serving_tls(self, conn: Connection) -> None:
         try:
@@ -482,6 +501,8 @@ class ConnectionLoop:
                 continue
             if state.state == State.IDLE and state.retiring:
                 self.closed_idle += 1
+            elif state.state == State.HANDSHAKE:
+                self._handshake_failed(conn, tls_handshake.timeout_reason(conn))
             self._close(conn)
 
     # -- in a serving thread -----------------------------------------------------------------

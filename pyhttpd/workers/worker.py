@@ -126,16 +126,17 @@ class Worker:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners, tls_contexts, self.servers = [], {}, {}
+        listeners, tls_contexts, names, self.servers = [], {}, {}, {}
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
+            names[listener] = item.name
             if item.tls_fd is not None:
                 tls_contexts[listener] = tls_context_for(item)
             self.servers[listener] = WorkerServer(listener, item.hsts if item.tls_fd is not None else None)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
-                                   tls_contexts)
+                                   tls_contexts, names)
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _make_handler(self, conn: Connection, listener: socket.socket):
