@@ -210,6 +210,24 @@ says how it makes sure of the context it writes to). Where that is not possible,
 group can still be set, a list of several is refused, and the profiles keep OpenSSL's
 default groups.
 
+Several certificates can share a listener, chosen by the host name the client asks for
+(SNI): each `[[listen.sni]]` table under a `[[listen]]` table has `server_names` (host
+names; `*.example.com` stands for any one label), `tls_cert` and optionally `tls_key` and
+`tls_password_file`. An exact name wins over a wildcard; a client that names no host, or
+one no table lists, gets the listener's own `tls_cert`. Each is checked (and reloaded) as
+the listener's own certificate, and served with the listener's TLS settings. An RSA and an
+ECDSA certificate for the same names cannot be offered side by side yet.
+
+```toml
+[[listen]]
+address = "[::]:443"
+tls_cert = "/etc/pyhttpd/default.pem"
+[[listen.sni]]
+server_names = ["example.com", "*.example.com"]
+tls_cert = "/etc/pyhttpd/example.pem"
+tls_key = "/etc/pyhttpd/example.key"
+```
+
 `hsts` adds `Strict-Transport-Security` to every response of an HTTPS listener, whatever
 its status (200, 301, 304, 404, 500...), as nginx's `add_header ... always`; never on plain
 HTTP. `response_headers` (`-H`) reaches 200 and 206 responses only.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .tls import TLSFiles
+from .tls import SNICertificate, TLSFiles
 from .tls_groups import GroupsError, set_groups
 from .tls_policy import PROFILES, TLS_VERSIONS, resolve
 
@@ -346,6 +346,7 @@ class Listener:
     name: str | None = None
     tls: TLSFiles | None = None  # certificate, key and password file: an HTTPS listener
     tls_settings: tuple[tuple[str, Any], ...] = ()  # its own LISTEN_TLS_SETTINGS, converted
+    tls_sni: tuple[SNICertificate, ...] = ()  # its [[listen.sni]] tables
 
     @property
     def dual_stack(self) -> bool:
@@ -437,7 +438,9 @@ def _listener_name(value: Any) -> str | None:
     return value
 
 
-_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", *LISTEN_TLS_SETTINGS)
+_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", *LISTEN_TLS_SETTINGS, "sni")
+_SNI_KEYS = ("server_names", "tls_cert", "tls_key", "tls_password_file")
+_SERVER_NAME = rf"(\*\.)?{_HOSTNAME}"
 
 
 def tls_files(cert: Any, key: Any, password_file: Any) -> TLSFiles | None:
@@ -478,6 +481,7 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
             tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:5]))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].tls_key") from None
+        sni = _sni_certificates(entry.get("sni", []), f"[{index}].sni")
         own = []
         for key, kind in LISTEN_TLS_SETTINGS.items():
             if key in entry:
@@ -485,13 +489,45 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
                     own.append((key, kind.convert(entry[key])))
                 except Invalid as error:
                     raise Invalid(error.problem, f"[{index}].{key}") from None
-        listeners.append(replace(listener, name=name, tls=tls, tls_settings=tuple(own)))
+        listeners.append(replace(listener, name=name, tls=tls, tls_settings=tuple(own), tls_sni=sni))
     return tuple(listeners)
 
 
+def _sni_certificates(value: Any, where: str) -> tuple[SNICertificate, ...]:
+    """A listener's [[listen.sni]] tables: server_names, tls_cert, optional tls_key and
+    tls_password_file. Raises Invalid (on ``where``[N].key) naming the problem."""
+    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+        raise Invalid(f"must be [[listen.sni]] tables, got {show(value)}", where)
+    certificates, seen = [], set()
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        for key in entry:
+            if key not in _SNI_KEYS:
+                raise Invalid(f"unknown key (a [[listen.sni]] table takes {', '.join(_SNI_KEYS)})",
+                              f"{at}.{key}")
+        names = entry.get("server_names")
+        if not isinstance(names, list) or not names:
+            raise Invalid(f"must be a list of one or more host names, got {show(names)}",
+                          f"{at}.server_names")
+        for name in names:
+            if not isinstance(name, str) or not re.fullmatch(_SERVER_NAME, name):
+                raise Invalid(f"must be host names (or *.name), got {show(name)}", f"{at}.server_names")
+            if name.lower().rstrip(".") in seen:
+                raise Invalid(f"{show(name)} is listed twice", f"{at}.server_names")
+            seen.add(name.lower().rstrip("."))
+        if not entry.get("tls_cert"):
+            raise Invalid("is required", f"{at}.tls_cert")
+        try:
+            files = tls_files(*(entry.get(key, "") for key in _SNI_KEYS[1:]))
+        except Invalid as error:
+            raise Invalid(error.problem, f"{at}.tls_cert") from None
+        certificates.append(SNICertificate(tuple(names), files))
+    return tuple(certificates)
+
+
 LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file, "
-                 "and the TLS settings tls_profile, tls_min_version, tls_ciphers, tls_groups, "
-                 "tls_prefer_server_ciphers, hsts)",
+                 "the TLS settings tls_profile, tls_min_version, tls_ciphers, tls_groups, "
+                 "tls_prefer_server_ciphers, hsts, and [[listen.sni]] tables)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
 
 
@@ -503,13 +539,15 @@ def with_tls_settings(listener: Listener, index: int, top: dict[str, Any]) -> Li
     """
     own = dict(listener.tls_settings)
     if listener.tls is None:
-        if own:
-            raise Invalid("needs tls_cert: this listener serves plain HTTP", f"[{index}].{next(iter(own))}")
+        if own or listener.tls_sni:
+            key = next(iter(own)) if own else "sni"
+            raise Invalid("needs tls_cert: this listener serves plain HTTP", f"[{index}].{key}")
         return listener
     settings = {**top, **own}
     policy = resolve(settings["tls_profile"], settings["tls_min_version"], settings["tls_ciphers"],
                      settings["tls_groups"], settings["tls_prefer_server_ciphers"])
-    return replace(listener, tls=replace(listener.tls, policy=policy, hsts=settings["hsts"]))
+    tls = replace(listener.tls, policy=policy, hsts=settings["hsts"], sni=listener.tls_sni)
+    return replace(listener, tls=tls)
 
 
 def check_listeners(listeners: tuple[Listener, ...]) -> None:

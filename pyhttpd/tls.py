@@ -32,7 +32,8 @@ class TLSFiles:
     """Where a listener's certificate, key and key password come from, and how it serves TLS.
 
     ``policy`` is the listener's negotiation settings (None: the intermediate profile);
-    ``hsts`` the Strict-Transport-Security value its responses carry (None: none).
+    ``hsts`` the Strict-Transport-Security value its responses carry (None: none); ``sni``
+    the certificates served instead of this one to clients that name their host.
     """
 
     cert: str
@@ -40,6 +41,18 @@ class TLSFiles:
     password_file: str | None = None
     policy: TLSPolicy | None = None
     hsts: str | None = None
+    sni: tuple["SNICertificate", ...] = ()  # further certificates, chosen by server name
+
+
+@dataclass(frozen=True)
+class SNICertificate:
+    """A further certificate of a listener, for clients asking for one of ``names`` (SNI).
+
+    A name is a host name, or ``*.`` and a host name for any one label in its place.
+    """
+
+    names: tuple[str, ...]
+    files: TLSFiles
 
 
 def server_context(cert: str, key: str | None = None, password: str | bytes | None = None,
@@ -185,6 +198,7 @@ class TLSMaterial:
     pem: bytes = field(repr=False)
     password: str | None = field(default=None, repr=False)
     expires: float = 0.0
+    sni: tuple[tuple[tuple[str, ...], "TLSMaterial"], ...] = ()  # (names, their material)
 
     def worker_fds(self) -> tuple[int, int | None]:
         """(material fd, password fd or None): sealed memfds for a worker to inherit.
@@ -200,7 +214,8 @@ class TLSMaterial:
 
 
 def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
-    """Read a listener's certificate, key and password once, and check what was read.
+    """Read a listener's certificate, key and password once, and check what was read; and
+    so for each of its SNI certificates.
 
     Raises TLSConfigError (one line naming the file) as ``check_certificate`` does.
     """
@@ -215,7 +230,8 @@ def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
                              "try again") from None
     finally:
         os.close(fd)
-    return TLSMaterial(files, pem, password, expires)
+    sni = tuple((entry.names, load_material(entry.files, now)) for entry in files.sni)
+    return TLSMaterial(files, pem, password, expires, sni)
 
 
 def secret_fd(text: str) -> int:

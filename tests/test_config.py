@@ -326,7 +326,7 @@ FILE_ERRORS = [
     ("[[listen]]\naddress = '[::]:1'\nport = 2",
      "listen[0].port: unknown key (a [[listen]] table takes address, name, tls_cert, tls_key, "
      "tls_password_file, tls_profile, tls_min_version, tls_ciphers, tls_groups, tls_prefer_server_ciphers, "
-     "hsts)"),
+     "hsts, sni)"),
     ("[[listen]]\nname = 'http'", "listen[0].address: is required"),
     ("[[listen]]\naddress = 8080", 'listen[0].address: must be an address (HOST, HOST:PORT, [IPv6], '
                                    '[IPv6]:PORT or unix:/path), got 8080'),
@@ -394,6 +394,12 @@ FILE_ERRORS = [
                          '; preload, got "forever"'),
     ("[[listen]]\naddress = '[::1]:1'\nhsts = 'max-age=1'",
      "listen[0].hsts: needs tls_cert: this listener serves plain HTTP"),
+    ("[[listen]]\naddress = '[::1]:1'\n[[listen.sni]]\nserver_names = ['a.test']\ntls_cert = 'a.pem'",
+     "listen[0].sni: needs tls_cert: this listener serves plain HTTP"),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a b']\n"
+     "tls_cert = 'a.pem'", 'listen[0].sni[0].server_names: must be host names (or *.name), got "a b"'),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a.test']",
+     "listen[0].sni[0].tls_cert: is required"),
     ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\ntls_ciphers = 'NOPE'",
      'listen[0].tls_ciphers: no cipher that OpenSSL knows matches "NOPE"'),
 ]

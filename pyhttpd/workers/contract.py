@@ -44,6 +44,8 @@ class ListenerSpec:
     tls_password_fd: int | None = None  # a memfd with the key's password, if it has one
     tls_policy: dict | None = None  # tls_policy.TLSPolicy.as_dict(); None: the default profile
     hsts: str | None = None  # the Strict-Transport-Security value of a TLS listener's responses
+    # its further certificates, by server name: {"names": [...], "tls_fd": fd, "tls_password_fd": fd or None}
+    tls_sni: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from .. import logs
 from ..protocol.connection_state import State
 from ..tls import context_from_fd
 from ..tls_policy import TLSPolicy
+from ..tls_sni import choose_by_server_name
 from .connection import Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
@@ -28,16 +29,27 @@ _EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are c
 
 
 def tls_context_for(listener: ListenerSpec):
-    """The SSLContext of a TLS listener, from the material the master passed; closes its fds."""
-    password = None
-    if listener.tls_password_fd is not None:
-        password = os.pread(listener.tls_password_fd, 4096, 0).decode()
-        os.close(listener.tls_password_fd)
+    """The SSLContext of a TLS listener, from the material the master passed; closes its fds.
+
+    With SNI certificates, it hands each connection to the context of its server name.
+    """
     policy = TLSPolicy.from_dict(listener.tls_policy) if listener.tls_policy else None
+    context = _context_from_fds(listener.tls_fd, listener.tls_password_fd, policy)
+    by_name = [(entry["names"], _context_from_fds(entry["tls_fd"], entry["tls_password_fd"], policy))
+               for entry in listener.tls_sni]
+    choose_by_server_name(context, by_name)
+    return context
+
+
+def _context_from_fds(material_fd: int, password_fd: int | None, policy: TLSPolicy | None):
+    password = None
+    if password_fd is not None:
+        password = os.pread(password_fd, 4096, 0).decode()
+        os.close(password_fd)
     try:
-        return context_from_fd(listener.tls_fd, password, policy)
+        return context_from_fd(material_fd, password, policy)
     finally:
-        os.close(listener.tls_fd)
+        os.close(material_fd)
 
 
 class WorkerServer:
