@@ -23,16 +23,16 @@ _float = float.__repr__
 
 FIELDS = ("remote_addr", "remote_port", "method", "path", "query", "protocol", "status", "bytes_sent",
           "duration_ms", "host", "user_agent", "referer", "request_id", "conn_requests", "tls_version",
-          "tls_cipher")
-_PEER_FIELDS = ("remote_addr", "remote_port", "tls_version", "tls_cipher")
+          "tls_cipher", "tls_client")
+_PEER_FIELDS = ("remote_addr", "remote_port", "tls_version", "tls_cipher", "tls_client")
 
 
 class Peer(NamedTuple):
     """A connection's fields of the access event, rendered once for all its requests."""
 
-    values: dict  # remote_addr, remote_port, tls_version, tls_cipher
+    values: dict  # remote_addr, remote_port, tls_version, tls_cipher, tls_client
     head: str  # '"remote_addr":...,"remote_port":...,'
-    tail: str  # '"tls_version":...,"tls_cipher":...}\n'
+    tail: str  # '"tls_version":...,"tls_cipher":...,"tls_client":...}\n'
 
 
 class AccessLine:
@@ -47,11 +47,16 @@ class AccessLine:
 
     @staticmethod
     def peer(remote_addr: str | None, remote_port: int | None, tls_version: str | None,
-             tls_cipher: str | None) -> Peer:
-        """The fields of a connection's peer, to pass with each of its requests."""
-        values = dict(zip(_PEER_FIELDS, (remote_addr, remote_port, tls_version, tls_cipher), strict=True))
+             tls_cipher: str | None, tls_client: str | None = None) -> Peer:
+        """The fields of a connection's peer, to pass with each of its requests.
+
+        ``tls_client`` is the subject of the client's verified certificate, if it sent one.
+        """
+        values = dict(zip(_PEER_FIELDS, (remote_addr, remote_port, tls_version, tls_cipher, tls_client),
+                          strict=True))
         head = _members({"remote_addr": remote_addr, "remote_port": remote_port}) + ","
-        return Peer(values, head, _members({"tls_version": tls_version, "tls_cipher": tls_cipher}) + "}\n")
+        tail = _members({"tls_version": tls_version, "tls_cipher": tls_cipher, "tls_client": tls_client})
+        return Peer(values, head, tail + "}\n")
 
     def __call__(self, peer: Peer, method: str | None, path: str | None, query: str | None,
                  protocol: str | None, status: int | None, bytes_sent: int, duration_ms: float,

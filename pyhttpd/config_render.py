@@ -228,6 +228,13 @@ tls_cert = "/etc/pyhttpd/example.pem"
 tls_key = "/etc/pyhttpd/example.key"
 ```
 
+Client certificates (mutual TLS): `tls_verify_client = "optional"` asks clients for a
+certificate and refuses one that `tls_client_ca` (a PEM file of CA certificates) did not
+issue; `"required"` also refuses a client that sends none (`tls_handshake_failed`, `peer
+did not return a certificate`). The subject of a verified certificate is the access log's
+`tls_client` (`O=Example,CN=alice`); a handler has the certificate itself from
+`self.connection.getpeercert()`, as under `http.server`.
+
 `hsts` adds `Strict-Transport-Security` to every response of an HTTPS listener, whatever
 its status (200, 301, 304, 404, 500...), as nginx's `add_header ... always`; never on plain
 HTTP. `response_headers` (`-H`) reaches 200 and 206 responses only.

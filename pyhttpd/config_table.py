@@ -26,6 +26,7 @@ from .config_values import (
     TLS_CIPHERS,
     TLS_GROUPS,
     TLS_PROFILE,
+    TLS_VERIFY_CLIENT,
     TLS_VERSION,
     USER,
     Kind,
@@ -159,6 +160,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("tls_prefer_server_ciphers", "tls_prefer_server_ciphers", BOOLEAN, False,
       help="Choose the cipher by the server's order instead of the client's. Both Mozilla profiles "
            "leave the choice to the client, whose hardware may have no AES."),
+    S("tls_verify_client", "tls_verify_client", TLS_VERIFY_CLIENT, "off",
+      help='Ask clients for a certificate: "optional" checks one sent, "required" also refuses a '
+           "client without one. Needs tls_client_ca. The subject of a verified certificate is the "
+           "access log's tls_client; handlers get it from self.connection.getpeercert()."),
+    S("tls_client_ca", "tls_client_ca", OPTIONAL_FILE, "", example="/etc/pyhttpd/clients-ca.pem",
+      help="CA certificates (PEM) that client certificates are checked against (tls_verify_client)."),
     S("hsts", "hsts", HSTS, "", flags=("--hsts",), metavar="VALUE", example="max-age=63072000",
       help="Strict-Transport-Security value sent on every response of an HTTPS listener, whatever "
            "its status (never on plain HTTP), such as max-age=63072000; includeSubDomains."),

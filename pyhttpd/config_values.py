@@ -19,7 +19,7 @@ from typing import Any
 
 from .tls import SNICertificate, TLSFiles
 from .tls_groups import GroupsError, set_groups
-from .tls_policy import PROFILES, TLS_VERSIONS, resolve
+from .tls_policy import PROFILES, TLS_VERSIONS, VERIFY_CLIENT, resolve
 
 
 class Invalid(ValueError):
@@ -279,6 +279,8 @@ CACHE_RULES = Kind("array of [glob pattern, Cache-Control value] pairs", _conver
 
 TLS_PROFILE = choice(*PROFILES)
 TLS_VERSION = choice("", *TLS_VERSIONS)
+TLS_VERIFY_CLIENT = choice(*VERIFY_CLIENT)
+NEEDS_CLIENT_CA = "needs tls_client_ca, the CA certificates that client certificates are checked against"
 
 
 def _convert_ciphers(value: Any) -> str:
@@ -325,6 +327,7 @@ HSTS = Kind('Strict-Transport-Security value (max-age=SECONDS[; includeSubDomain
 LISTEN_TLS_SETTINGS: dict[str, Kind] = {
     "tls_profile": TLS_PROFILE, "tls_min_version": TLS_VERSION, "tls_ciphers": TLS_CIPHERS,
     "tls_groups": TLS_GROUPS, "tls_prefer_server_ciphers": BOOLEAN, "hsts": HSTS,
+    "tls_verify_client": TLS_VERIFY_CLIENT, "tls_client_ca": OPTIONAL_FILE,
 }
 
 
@@ -527,7 +530,8 @@ def _sni_certificates(value: Any, where: str) -> tuple[SNICertificate, ...]:
 
 LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file, "
                  "the TLS settings tls_profile, tls_min_version, tls_ciphers, tls_groups, "
-                 "tls_prefer_server_ciphers, hsts, and [[listen.sni]] tables)",
+                 "tls_prefer_server_ciphers, hsts, tls_verify_client, tls_client_ca, "
+                 "and [[listen.sni]] tables)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
 
 
@@ -544,9 +548,14 @@ def with_tls_settings(listener: Listener, index: int, top: dict[str, Any]) -> Li
             raise Invalid("needs tls_cert: this listener serves plain HTTP", f"[{index}].{key}")
         return listener
     settings = {**top, **own}
+    if settings["tls_verify_client"] != "off" and not settings["tls_client_ca"]:
+        key = "tls_verify_client" if "tls_verify_client" in own else "tls_client_ca"
+        raise Invalid(NEEDS_CLIENT_CA, f"[{index}].{key}")
     policy = resolve(settings["tls_profile"], settings["tls_min_version"], settings["tls_ciphers"],
-                     settings["tls_groups"], settings["tls_prefer_server_ciphers"])
-    tls = replace(listener.tls, policy=policy, hsts=settings["hsts"], sni=listener.tls_sni)
+                     settings["tls_groups"], settings["tls_prefer_server_ciphers"],
+                     settings["tls_verify_client"])
+    tls = replace(listener.tls, policy=policy, hsts=settings["hsts"], sni=listener.tls_sni,
+                  client_ca=settings["tls_client_ca"])
     return replace(listener, tls=tls)
 
 

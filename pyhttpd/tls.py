@@ -42,6 +42,7 @@ class TLSFiles:
     policy: TLSPolicy | None = None
     hsts: str | None = None
     sni: tuple["SNICertificate", ...] = ()  # further certificates, chosen by server name
+    client_ca: str | None = None  # CA certificates (PEM) to check client certificates against
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,11 @@ class TLSMaterial:
     password: str | None = field(default=None, repr=False)
     expires: float = 0.0
     sni: tuple[tuple[tuple[str, ...], "TLSMaterial"], ...] = ()  # (names, their material)
+    client_ca: bytes = b""  # PEM, read from files.client_ca
+
+    def client_ca_fd(self) -> int | None:
+        """A sealed memfd with the client CA certificates, or None; the caller owns it."""
+        return _sealed_memfd("pyhttpd-client-ca", self.client_ca) if self.client_ca else None
 
     def worker_fds(self) -> tuple[int, int | None]:
         """(material fd, password fd or None): sealed memfds for a worker to inherit.
@@ -231,7 +237,19 @@ def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
     finally:
         os.close(fd)
     sni = tuple((entry.names, load_material(entry.files, now)) for entry in files.sni)
-    return TLSMaterial(files, pem, password, expires, sni)
+    return TLSMaterial(files, pem, password, expires, sni, _read_client_ca(files.client_ca))
+
+
+def _read_client_ca(path: str | None) -> bytes:
+    """The PEM CA certificates in ``path`` (b"" without one); TLSConfigError if unusable."""
+    if path is None:
+        return b""
+    pem = _read_pem(path, "client CA file", b"-----BEGIN CERTIFICATE-----")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cadata=pem.decode("ascii"))
+    except (ssl.SSLError, UnicodeDecodeError, ValueError) as error:
+        raise TLSConfigError(f"client CA file {path} cannot be loaded: {_reason(error)}") from None
+    return pem
 
 
 def secret_fd(text: str) -> int:
@@ -251,6 +269,32 @@ def _sealed_memfd(name: str, data: bytes) -> int:
 def context_from_fd(fd: int, password: str | None, policy: TLSPolicy | None = None) -> ssl.SSLContext:
     """The server context for PEM material (chain and key) in the inherited ``fd``, with ``policy``."""
     return server_context(f"/proc/self/fd/{fd}", None, password, policy=policy)
+
+
+# RFC 4514's short names; any other attribute keeps the long name Python gives it.
+_SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+                "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+                "domainComponent": "DC", "streetAddress": "STREET", "userId": "UID"}
+
+
+def client_subject(sock: ssl.SSLSocket) -> str | None:
+    """The subject of the client certificate ``sock`` verified, as RFC 4514 writes it
+    (``O=Example,CN=alice``, as nginx's $ssl_client_s_dn); None without one."""
+    try:
+        subject = (sock.getpeercert() or {}).get("subject")
+    except (ValueError, OSError):
+        return None
+    if not subject:
+        return None
+    parts = []
+    for rdn in reversed(subject):
+        parts.append("+".join(f"{_SHORT_NAMES.get(name, name)}={_escaped(value)}" for name, value in rdn))
+    return ",".join(parts)
+
+
+def _escaped(value: str) -> str:
+    value = "".join("\\" + char if char in ',+"\\<>;=' else char for char in value)
+    return "\\" + value if value[:1] in ("#", " ") else value
 
 
 def send_close_notify(sock: ssl.SSLSocket) -> None:

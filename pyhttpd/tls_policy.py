@@ -28,6 +28,7 @@ _MOZILLA_CIPHERS = ":".join((
     "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
 ))
 _MOZILLA_GROUPS = ("X25519", "prime256v1", "secp384r1")
+VERIFY_CLIENT = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
 class PolicyError(ValueError):
@@ -46,17 +47,19 @@ class TLSPolicy:
     ciphers: str = _MOZILLA_CIPHERS
     groups: tuple[str, ...] = _MOZILLA_GROUPS
     prefer_server_ciphers: bool = False
+    verify_client: str = "off"  # VERIFY_CLIENT: ask clients for a certificate (checked against a CA)
 
     def as_dict(self) -> dict:
         """The policy as JSON-ready data (a worker's spec carries it)."""
         return {"profile": self.profile, "min_version": self.min_version, "ciphers": self.ciphers,
-                "groups": list(self.groups), "prefer_server_ciphers": self.prefer_server_ciphers}
+                "groups": list(self.groups), "prefer_server_ciphers": self.prefer_server_ciphers,
+                "verify_client": self.verify_client}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TLSPolicy":
         """The inverse of ``as_dict``."""
         return cls(data["profile"], data["min_version"], data["ciphers"], tuple(data["groups"]),
-                   bool(data["prefer_server_ciphers"]))
+                   bool(data["prefer_server_ciphers"]), data["verify_client"])
 
 
 PROFILES: dict[str, TLSPolicy] = {
@@ -67,7 +70,8 @@ DEFAULT_POLICY = PROFILES["intermediate"]
 
 
 def resolve(profile: str = "intermediate", min_version: str = "", ciphers: str = "",
-            groups: tuple[str, ...] = (), prefer_server_ciphers: bool | None = None) -> TLSPolicy:
+            groups: tuple[str, ...] = (), prefer_server_ciphers: bool | None = None,
+            verify_client: str = "") -> TLSPolicy:
     """``profile``'s policy with the settings given (""/()/None: the profile's) in its place.
 
     A profile's groups are left to OpenSSL's default where groups cannot be set (the
@@ -77,12 +81,16 @@ def resolve(profile: str = "intermediate", min_version: str = "", ciphers: str =
     if not groups and not groups_settable():
         base = replace(base, groups=())
     changes = {"min_version": min_version, "ciphers": ciphers, "groups": groups,
-               "prefer_server_ciphers": prefer_server_ciphers}
+               "prefer_server_ciphers": prefer_server_ciphers, "verify_client": verify_client}
     return replace(base, **{key: value for key, value in changes.items() if value not in ("", (), None)})
 
 
 def apply(context: ssl.SSLContext, policy: TLSPolicy) -> None:
-    """Set ``policy`` on a server ``context``; raises PolicyError for what OpenSSL refuses."""
+    """Set ``policy`` on a server ``context``; raises PolicyError for what OpenSSL refuses.
+
+    With ``verify_client`` on, the caller loads the CA certificates to check clients against.
+    """
+    context.verify_mode = VERIFY_CLIENT[policy.verify_client]
     context.minimum_version = ssl.TLSVersion[policy.min_version.replace(".", "_")]
     try:
         context.set_ciphers(policy.ciphers)

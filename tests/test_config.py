@@ -326,7 +326,7 @@ FILE_ERRORS = [
     ("[[listen]]\naddress = '[::]:1'\nport = 2",
      "listen[0].port: unknown key (a [[listen]] table takes address, name, tls_cert, tls_key, "
      "tls_password_file, tls_profile, tls_min_version, tls_ciphers, tls_groups, tls_prefer_server_ciphers, "
-     "hsts, sni)"),
+     "hsts, tls_verify_client, tls_client_ca, sni)"),
     ("[[listen]]\nname = 'http'", "listen[0].address: is required"),
     ("[[listen]]\naddress = 8080", 'listen[0].address: must be an address (HOST, HOST:PORT, [IPv6], '
                                    '[IPv6]:PORT or unix:/path), got 8080'),
@@ -400,6 +400,11 @@ FILE_ERRORS = [
      "tls_cert = 'a.pem'", 'listen[0].sni[0].server_names: must be host names (or *.name), got "a b"'),
     ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a.test']",
      "listen[0].sni[0].tls_cert: is required"),
+    ("tls_verify_client = 'required'", "tls_verify_client: needs tls_client_ca, the CA certificates that "
+                                       "client certificates are checked against"),
+    ("tls_cert = 'c.pem'\n[[listen]]\naddress = '[::1]:1'\ntls_verify_client = 'optional'",
+     "listen[0].tls_verify_client: needs tls_client_ca, the CA certificates that client certificates are "
+     "checked against"),
     ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\ntls_ciphers = 'NOPE'",
      'listen[0].tls_ciphers: no cipher that OpenSSL knows matches "NOPE"'),
 ]

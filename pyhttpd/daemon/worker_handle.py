@@ -42,6 +42,10 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
                 spec = replace(spec, tls_fd=material, tls_password_fd=password_fd, hsts=files.hsts,
                                tls_policy=files.policy.as_dict() if files.policy else None,
                                tls_sni=_sni_specs(listener.tls, fds))
+                client_ca = listener.tls.client_ca_fd()
+                if client_ca is not None:
+                    fds.append(client_ca)
+                    spec = replace(spec, tls_client_ca_fd=client_ca)
             specs.append(spec)
     except OSError:
         for fd in fds:

@@ -45,7 +45,7 @@ def log_plain_http_on_tls(conn: Connection, request_line: bytes, bytes_sent: int
         line = None
     path, _, query = line.target.partition("?") if line else ("", "", "")
     if conn.log_peer is None:
-        conn.log_peer = write.peer(*_peer(conn.address), None, None)
+        conn.log_peer = write.peer(*_peer(conn.address), None, None, None)
     write(conn.log_peer, line.method if line else None, path or None, query or None,
           line.version if line else None, PLAIN_HTTP_ON_TLS, bytes_sent, round(duration_s * 1000, 3),
           None, None, None, None, 1)

@@ -46,6 +46,7 @@ class ListenerSpec:
     hsts: str | None = None  # the Strict-Transport-Security value of a TLS listener's responses
     # its further certificates, by server name: {"names": [...], "tls_fd": fd, "tls_password_fd": fd or None}
     tls_sni: list = field(default_factory=list)
+    tls_client_ca_fd: int | None = None  # a memfd with the CA certificates client certificates need
 
 
 @dataclass(frozen=True)

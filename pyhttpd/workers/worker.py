@@ -38,6 +38,12 @@ def tls_context_for(listener: ListenerSpec):
     by_name = [(entry["names"], _context_from_fds(entry["tls_fd"], entry["tls_password_fd"], policy))
                for entry in listener.tls_sni]
     choose_by_server_name(context, by_name)
+    if listener.tls_client_ca_fd is not None:
+        try:
+            for each in (context, *(ctx for _, ctx in by_name)):
+                each.load_verify_locations(cafile=f"/proc/self/fd/{listener.tls_client_ca_fd}")
+        finally:
+            os.close(listener.tls_client_ca_fd)
     return context
 
 

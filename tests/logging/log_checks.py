@@ -18,7 +18,7 @@ ACCESS = [*FIXED, "remote_addr", "remote_port", "method", "path", "query", "prot
           "bytes_sent", "duration_ms", "host", "user_agent", "referer", "request_id", "conn_requests"]
 # Fields that may follow the documented ones: the TLS details (null over plain TCP), and
 # the names of the fields cut to keep the line within MAX_LINE_BYTES.
-OPTIONAL_TAIL = ("tls_version", "tls_cipher", "truncated")
+OPTIONAL_TAIL = ("tls_version", "tls_cipher", "tls_client", "truncated")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 

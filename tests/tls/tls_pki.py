@@ -94,6 +94,19 @@ class PKI:
                     "-extfile", str(extensions), "-out", str(cert))
         return Issued(cert, key)
 
+    def issue_client(self, name: str) -> Issued:
+        """A client certificate (CN=name, O=clients, extendedKeyUsage clientAuth) and its key."""
+        key, csr, cert = self.new_key(name), self.dir / f"{name}.csr", self.dir / f"{name}.pem"
+        openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", f"/CN={name}/O=clients")
+        extensions = self.dir / "client.ext"
+        extensions.write_text("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+                              "extendedKeyUsage = clientAuth\n")
+        self._serial += 1
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert), "-CAkey", str(self.ca_key),
+                "-set_serial", str(self._serial), "-days", "2", "-sha256", "-extfile", str(extensions),
+                "-out", str(cert))
+        return Issued(cert, key)
+
     def _sign_expired(self, csr: Path, cert: Path) -> None:
         ca_dir = self.dir / "ca-db"
         ca_dir.mkdir(exist_ok=True)
