@@ -14,7 +14,8 @@ import sys
 import time
 from dataclasses import replace
 
-from ..tls import TLSMaterial
+from .. import tls_tickets
+from ..tls import TLSMaterial, secret_fd
 from ..workers.contract import EVENT_READY, SPEC_ENV, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
@@ -46,6 +47,10 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
                 if client_ca is not None:
                     fds.append(client_ca)
                     spec = replace(spec, tls_client_ca_fd=client_ca)
+                if tls_tickets.supported():
+                    chain = tls_tickets.master_secret().chain(listener.name, listener.tls.pem)
+                    fds.append(secret_fd(chain.to_text()))
+                    spec = replace(spec, tls_tickets_fd=fds[-1])
             specs.append(spec)
     except OSError:
         for fd in fds:

@@ -47,6 +47,7 @@ class ListenerSpec:
     # its further certificates, by server name: {"names": [...], "tls_fd": fd, "tls_password_fd": fd or None}
     tls_sni: list = field(default_factory=list)
     tls_client_ca_fd: int | None = None  # a memfd with the CA certificates client certificates need
+    tls_tickets_fd: int | None = None  # a memfd with its session ticket chain (tls_tickets.TicketChain)
 
 
 @dataclass(frozen=True)

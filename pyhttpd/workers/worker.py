@@ -8,6 +8,7 @@ handler → report ready → serve → drain and exit. Signal handlers only reco
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -18,6 +19,7 @@ from ..protocol.connection_state import State
 from ..tls import context_from_fd
 from ..tls_policy import TLSPolicy
 from ..tls_sni import choose_by_server_name
+from ..tls_tickets import ListenerTickets, TicketChain
 from .connection import Connection
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
@@ -28,8 +30,9 @@ _FAST = (signal.SIGINT, signal.SIGQUIT)
 _EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are cut
 
 
-def tls_context_for(listener: ListenerSpec):
-    """The SSLContext of a TLS listener, from the material the master passed; closes its fds.
+def tls_context_for(listener: ListenerSpec) -> tuple[ssl.SSLContext, ListenerTickets | None]:
+    """The SSLContext of a TLS listener, from the material the master passed, and its
+    session tickets (None: OpenSSL's own, this worker's); closes the fds.
 
     With SNI certificates, it hands each connection to the context of its server name.
     """
@@ -44,14 +47,23 @@ def tls_context_for(listener: ListenerSpec):
                 each.load_verify_locations(cafile=f"/proc/self/fd/{listener.tls_client_ca_fd}")
         finally:
             os.close(listener.tls_client_ca_fd)
-    return context
+    tickets = None
+    if listener.tls_tickets_fd is not None:
+        chain = TicketChain.from_text(_read_secret(listener.tls_tickets_fd))
+        tickets = ListenerTickets([context, *(ctx for _, ctx in by_name)], chain)
+    return context, tickets
+
+
+def _read_secret(fd: int) -> str:
+    """The text of a sealed memfd from the master (a password, a ticket chain); closes it."""
+    try:
+        return os.pread(fd, 4096, 0).decode()
+    finally:
+        os.close(fd)
 
 
 def _context_from_fds(material_fd: int, password_fd: int | None, policy: TLSPolicy | None):
-    password = None
-    if password_fd is not None:
-        password = os.pread(password_fd, 4096, 0).decode()
-        os.close(password_fd)
+    password = _read_secret(password_fd) if password_fd is not None else None
     try:
         return context_from_fd(material_fd, password, policy)
     finally:
@@ -144,14 +156,15 @@ class Worker:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners, tls_contexts, names, self.servers = [], {}, {}, {}
+        listeners, tls_contexts, names, self.servers, self.tickets = [], {}, {}, {}, []
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
             names[listener] = item.name
             if item.tls_fd is not None:
-                tls_contexts[listener] = tls_context_for(item)
+                tls_contexts[listener], tickets = tls_context_for(item)
+                self.tickets += [tickets] if tickets else []
             self.servers[listener] = WorkerServer(listener, item.hsts if item.tls_fd is not None else None)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, self._make_handler,
                                    tls_contexts, names)
@@ -179,6 +192,8 @@ class Worker:
             self._begin_drain()
         if signal.SIGUSR1 in signals:
             self._reopen_logs()
+        for tickets in self.tickets:
+            tickets.refresh(time.time())
         if self.loop.draining and self.drain_started is None:
             self.drain_started = time.monotonic()  # max_requests reached
         graceful_s = self.settings["timeouts"]["graceful"]
