@@ -216,7 +216,10 @@ names; `*.example.com` stands for any one label), `tls_cert` and optionally `tls
 `tls_password_file`. An exact name wins over a wildcard; a client that names no host, or
 one no table lists, gets the listener's own `tls_cert`. Each is checked (and reloaded) as
 the listener's own certificate, and served with the listener's TLS settings. An RSA and an
-ECDSA certificate for the same names cannot be offered side by side yet.
+ECDSA certificate for the same names cannot be offered side by side yet (a name is listed
+once). OCSP stapling is not offered: Python's `ssl` has no server-side status callback
+(`SSL_CTX_set_tlsext_status_cb`), and calling one through `ctypes` would run Python in
+the middle of OpenSSL's handshake with OpenSSL's own objects, which is not sound.
 
 ```toml
 [[listen]]
