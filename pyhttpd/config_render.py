@@ -215,9 +215,10 @@ Several certificates can share a listener, chosen by the host name the client as
 names; `*.example.com` stands for any one label), `tls_cert` and optionally `tls_key` and
 `tls_password_file`. An exact name wins over a wildcard; a client that names no host, or
 one no table lists, gets the listener's own `tls_cert`. Each is checked (and reloaded) as
-the listener's own certificate, and served with the listener's TLS settings. An RSA and an
-ECDSA certificate for the same names cannot be offered side by side yet (a name is listed
-once). OCSP stapling is not offered: Python's `ssl` has no server-side status callback
+the listener's own certificate, and served with the listener's TLS settings. Two tables
+may list the same names (and only the same) to offer an RSA and an ECDSA certificate side
+by side: each client gets the one its signature algorithms allow. The listener's own
+certificate is a single one. OCSP stapling is not offered: Python's `ssl` has no server-side status callback
 (`SSL_CTX_set_tlsext_status_cb`), and calling one through `ctypes` would run Python in
 the middle of OpenSSL's handshake with OpenSSL's own objects, which is not sound.
 

@@ -501,7 +501,7 @@ def _sni_certificates(value: Any, where: str) -> tuple[SNICertificate, ...]:
     tls_password_file. Raises Invalid (on ``where``[N].key) naming the problem."""
     if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
         raise Invalid(f"must be [[listen.sni]] tables, got {show(value)}", where)
-    certificates, seen = [], set()
+    certificates, name_sets = [], {}  # name -> the names of the table that lists it
     for index, entry in enumerate(value):
         at = f"{where}[{index}]"
         for key in entry:
@@ -515,9 +515,13 @@ def _sni_certificates(value: Any, where: str) -> tuple[SNICertificate, ...]:
         for name in names:
             if not isinstance(name, str) or not re.fullmatch(_SERVER_NAME, name):
                 raise Invalid(f"must be host names (or *.name), got {show(name)}", f"{at}.server_names")
-            if name.lower().rstrip(".") in seen:
-                raise Invalid(f"{show(name)} is listed twice", f"{at}.server_names")
-            seen.add(name.lower().rstrip("."))
+        listed = frozenset(name.lower().rstrip(".") for name in names)
+        for name in listed:
+            # Tables share names only to pair certificates of two key types (RSA and ECDSA).
+            if name_sets.setdefault(name, listed) != listed:
+                raise Invalid(f"{show(name)} is in another [[listen.sni]] table with other names (two "
+                              "tables may list the same names, to pair an RSA and an ECDSA certificate)",
+                              f"{at}.server_names")
         if not entry.get("tls_cert"):
             raise Invalid("is required", f"{at}.tls_cert")
         try:

@@ -237,7 +237,33 @@ def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
     finally:
         os.close(fd)
     sni = tuple((entry.names, load_material(entry.files, now)) for entry in files.sni)
+    _check_pairs(sni)
     return TLSMaterial(files, pem, password, expires, sni, _read_client_ca(files.client_ca))
+
+
+_RSA_KEY = bytes.fromhex("06092a864886f70d010101")  # the rsaEncryption OID, as DER
+_EC_KEY = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey; signature OIDs differ from both
+
+
+def certificate_key_type(pem: bytes) -> str:
+    """"RSA", "ECDSA" or "other": the public key of the first certificate in ``pem``."""
+    start = pem.index(b"-----BEGIN CERTIFICATE-----")
+    end = pem.index(b"-----END CERTIFICATE-----", start) + len(b"-----END CERTIFICATE-----")
+    der = ssl.PEM_cert_to_DER_cert(pem[start:end].decode("ascii"))
+    return "ECDSA" if _EC_KEY in der else "RSA" if _RSA_KEY in der else "other"
+
+
+def _check_pairs(sni: tuple) -> None:
+    """Refuse two SNI certificates for the same names with one key type: OpenSSL keeps one
+    certificate per type, so the second would hide the first."""
+    by_type: dict[tuple, str] = {}
+    for names, material in sni:
+        key = (frozenset(name.lower().rstrip(".") for name in names), certificate_key_type(material.pem))
+        if key in by_type:
+            raise TLSConfigError(f"certificates {by_type[key]} and {material.files.cert} are both "
+                                 f"{key[1]} for {', '.join(names)}: a name may have one RSA and one ECDSA "
+                                 "certificate")
+        by_type[key] = material.files.cert
 
 
 def _read_client_ca(path: str | None) -> bytes:
@@ -269,6 +295,12 @@ def _sealed_memfd(name: str, data: bytes) -> int:
 def context_from_fd(fd: int, password: str | None, policy: TLSPolicy | None = None) -> ssl.SSLContext:
     """The server context for PEM material (chain and key) in the inherited ``fd``, with ``policy``."""
     return server_context(f"/proc/self/fd/{fd}", None, password, policy=policy)
+
+
+def add_certificate_from_fd(context: ssl.SSLContext, fd: int, password: str | None) -> None:
+    """Load a second certificate (of another key type: RSA beside ECDSA) into ``context``,
+    from PEM material in the inherited ``fd``; OpenSSL offers each client the one it supports."""
+    context.load_cert_chain(f"/proc/self/fd/{fd}", None, _no_password if password is None else password)
 
 
 # RFC 4514's short names; any other attribute keeps the long name Python gives it.

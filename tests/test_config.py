@@ -400,6 +400,11 @@ FILE_ERRORS = [
      "tls_cert = 'a.pem'", 'listen[0].sni[0].server_names: must be host names (or *.name), got "a b"'),
     ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a.test']",
      "listen[0].sni[0].tls_cert: is required"),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\n"
+     "server_names = ['a.test', 'b.test']\ntls_cert = 'a.pem'\n[[listen.sni]]\nserver_names = ['a.test']\n"
+     "tls_cert = 'b.pem'",
+     'listen[0].sni[1].server_names: "a.test" is in another [[listen.sni]] table with other names (two '
+     "tables may list the same names, to pair an RSA and an ECDSA certificate)"),
     ("tls_verify_client = 'required'", "tls_verify_client: needs tls_client_ca, the CA certificates that "
                                        "client certificates are checked against"),
     ("tls_cert = 'c.pem'\n[[listen]]\naddress = '[::1]:1'\ntls_verify_client = 'optional'",

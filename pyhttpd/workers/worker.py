@@ -11,12 +11,13 @@ import socket
 import ssl
 import sys
 import time
+from functools import partial
 
 import setproctitle
 
 from .. import logs
 from ..protocol.connection_state import State
-from ..tls import context_from_fd
+from ..tls import add_certificate_from_fd, context_from_fd
 from ..tls_policy import TLSPolicy
 from ..tls_sni import choose_by_server_name
 from ..tls_tickets import ListenerTickets, TicketChain
@@ -37,9 +38,20 @@ def tls_context_for(listener: ListenerSpec) -> tuple[ssl.SSLContext, ListenerTic
     With SNI certificates, it hands each connection to the context of its server name.
     """
     policy = TLSPolicy.from_dict(listener.tls_policy) if listener.tls_policy else None
-    context = _context_from_fds(listener.tls_fd, listener.tls_password_fd, policy)
-    by_name = [(entry["names"], _context_from_fds(entry["tls_fd"], entry["tls_password_fd"], policy))
-               for entry in listener.tls_sni]
+
+    def new_context(fd: int, password: str | None) -> ssl.SSLContext:
+        return context_from_fd(fd, password, policy)
+
+    context = _from_fds(listener.tls_fd, listener.tls_password_fd, new_context)
+    by_names: dict[frozenset, tuple[list[str], ssl.SSLContext]] = {}
+    for entry in listener.tls_sni:
+        names = frozenset(name.lower().rstrip(".") for name in entry["names"])
+        fds = entry["tls_fd"], entry["tls_password_fd"]
+        if names in by_names:  # the same names again: a certificate of the other key type
+            _from_fds(*fds, partial(add_certificate_from_fd, by_names[names][1]))
+        else:
+            by_names[names] = (entry["names"], _from_fds(*fds, new_context))
+    by_name = list(by_names.values())
     choose_by_server_name(context, by_name)
     if listener.tls_client_ca_fd is not None:
         try:
@@ -62,10 +74,11 @@ def _read_secret(fd: int) -> str:
         os.close(fd)
 
 
-def _context_from_fds(material_fd: int, password_fd: int | None, policy: TLSPolicy | None):
+def _from_fds(material_fd: int, password_fd: int | None, load):
+    """``load(material_fd, password)`` with the password read from ``password_fd``; closes both."""
     password = _read_secret(password_fd) if password_fd is not None else None
     try:
-        return context_from_fd(material_fd, password, policy)
+        return load(material_fd, password)
     finally:
         os.close(material_fd)
 

@@ -46,13 +46,40 @@ def test_each_name_gets_its_certificate_and_others_the_default(start_master, tmp
     assert done.returncode == 0 and "Verify return code: 0 (ok)" in done.stdout, done.stdout[-2000:]
 
 
-def test_a_broken_sni_certificate_stops_the_start(tmp_path, site, server_cert, pki):
-    """Each SNI certificate is checked like the listener's own: an expired one is one line."""
-    expired = pki.issue("old-sni", expired=True, dns=("old.test",))
-    config = tls_config(tmp_path / "sni.toml", site, server_cert, workers=1,
-                        listen=_sni_listen((["old.test"], expired)))
+@pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
+def test_an_rsa_and_an_ecdsa_certificate_side_by_side(start_master, tmp_path, site, server_cert, pki,
+                                                       version):
+    """Two tables with the same names: each client gets the certificate its signature
+    algorithms allow."""
+    ecdsa = pki.issue("pairec", dns=("pair.test",))
+    rsa = pki.issue("pairrsa", dns=("pair.test",), rsa=True)
+    config = tls_config(tmp_path / "pair.toml", site, server_cert, workers=1,
+                        listen=_sni_listen((["pair.test"], ecdsa), (["pair.test"], rsa)))
+    port = start_master(["--config", config]).port
+    for sigalgs, expected in (("ecdsa_secp256r1_sha256", "pairec"), ("rsa_pss_rsae_sha256", "pairrsa")):
+        assert _served(port, version, "-servername", "pair.test", "-sigalgs", sigalgs) == expected
+    assert _served(port, version, "-servername", "pair.test") in ("pairec", "pairrsa")
+
+
+def _start_error(tmp_path, site, server_cert, listen: str) -> str:
+    """The stderr of a master that must refuse to start with ``listen``."""
+    config = tls_config(tmp_path / "sni.toml", site, server_cert, workers=1, listen=listen)
     done = subprocess.run([sys.executable, "-m", "pyhttpd.daemon", "--config", config], cwd=tmp_path,
                           env=stderr_logging_env(tmp_path), capture_output=True, text=True, timeout=30,
                           stdin=subprocess.DEVNULL, start_new_session=True)
     assert done.returncode != 0
-    assert f"certificate {expired.cert} expired on 2020-02-01" in done.stderr
+    return done.stderr
+
+
+def test_a_broken_sni_certificate_stops_the_start(tmp_path, site, server_cert, pki):
+    """Each SNI certificate is checked like the listener's own: an expired one is one line."""
+    expired = pki.issue("old-sni", expired=True, dns=("old.test",))
+    stderr = _start_error(tmp_path, site, server_cert, _sni_listen((["old.test"], expired)))
+    assert f"certificate {expired.cert} expired on 2020-02-01" in stderr
+
+
+def test_two_certificates_of_one_key_type_for_the_same_names_stop_the_start(tmp_path, site, server_cert,
+                                                                           pki):
+    one, two = pki.issue("one", dns=("x.test",)), pki.issue("two", dns=("x.test",))
+    stderr = _start_error(tmp_path, site, server_cert, _sni_listen((["x.test"], one), (["x.test"], two)))
+    assert f"certificates {one.cert} and {two.cert} are both ECDSA for x.test" in stderr

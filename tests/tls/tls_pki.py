@@ -75,10 +75,12 @@ class PKI:
         openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key))
         return key
 
-    def issue(self, name: str, days: int = 2, expired: bool = False, dns: tuple[str, ...] = ()) -> Issued:
-        """A server certificate ``name.pem`` (CN=localhost, O=name) with a new key ``name.key``;
-        for 127.0.0.1 and localhost, or for the host names ``dns``."""
-        key, csr, cert = self.new_key(name), self.dir / f"{name}.csr", self.dir / f"{name}.pem"
+    def issue(self, name: str, days: int = 2, expired: bool = False, dns: tuple[str, ...] = (),
+              rsa: bool = False) -> Issued:
+        """A server certificate ``name.pem`` (CN=localhost, O=name) with a new key ``name.key``
+        (EC P-256, or RSA 2048); for 127.0.0.1 and localhost, or for the host names ``dns``."""
+        key = self.new_rsa_key(name) if rsa else self.new_key(name)
+        csr, cert = self.dir / f"{name}.csr", self.dir / f"{name}.pem"
         extensions = self.dir / "server.ext"
         if dns:
             extensions = self.dir / f"{name}.ext"
