@@ -197,9 +197,10 @@ included) and the X448 and secp521r1 groups that OpenSSL's own defaults accept. 
 lists DHE suites too; pyhttpd loads no DH parameters, so they are never picked.
 
 A `[[listen]]` table may set `tls_profile`, `tls_min_version`, `tls_ciphers`, `tls_groups`,
-`tls_prefer_server_ciphers` and `hsts` for itself; what it does not set comes from the
-top-level keys, then from its profile. They are an error on a listener that serves plain
-HTTP (`listen[1].hsts: needs tls_cert: this listener serves plain HTTP`).
+`tls_prefer_server_ciphers`, `tls_verify_client`, `tls_client_ca` and `hsts` for itself;
+what it does not set comes from the top-level keys, then from its profile. They are an
+error on a listener that serves plain HTTP (`listen[1].hsts: needs tls_cert: this listener
+serves plain HTTP`).
 
 What cannot be set, because Python's `ssl` module (3.11, OpenSSL 3.0) has no way to: the
 TLS 1.3 cipher suites (OpenSSL's default, which is what both profiles list) and the
@@ -208,7 +209,9 @@ signature algorithms. The groups have no binding either before Python 3.15 (only
 `SSL_CTX_set1_groups_list`, called with `ctypes` on CPython 3.8 to 3.14 (pyhttpd/tls_native.py
 says how it makes sure of the context it writes to). Where that is not possible, a single
 group can still be set, a list of several is refused, and the profiles keep OpenSSL's
-default groups.
+default groups. OCSP stapling is not offered: Python's `ssl` has no server-side status
+callback (`SSL_CTX_set_tlsext_status_cb`), and one through `ctypes` would run Python in the
+middle of OpenSSL's handshake on OpenSSL's own objects, which is not sound.
 
 Several certificates can share a listener, chosen by the host name the client asks for
 (SNI): each `[[listen.sni]]` table under a `[[listen]]` table has `server_names` (host
@@ -218,9 +221,7 @@ one no table lists, gets the listener's own `tls_cert`. Each is checked (and rel
 the listener's own certificate, and served with the listener's TLS settings. Two tables
 may list the same names (and only the same) to offer an RSA and an ECDSA certificate side
 by side: each client gets the one its signature algorithms allow. The listener's own
-certificate is a single one. OCSP stapling is not offered: Python's `ssl` has no server-side status callback
-(`SSL_CTX_set_tlsext_status_cb`), and calling one through `ctypes` would run Python in
-the middle of OpenSSL's handshake with OpenSSL's own objects, which is not sound.
+certificate is a single one.
 
 ```toml
 [[listen]]
@@ -243,7 +244,8 @@ Session resumption works whichever worker a returning client reaches: the worker
 their session ticket keys, which OpenSSL otherwise draws per process (pyhttpd/tls_tickets.py:
 the master draws a secret at start; each listener's keys derive from it and from its
 certificate, and move on every hour by a one-way step, so a worker cannot decrypt the
-tickets of the hours before). It survives a reload that kept the certificate; a new
+tickets of the hours before; Mozilla's nginx configuration turns tickets off because nginx
+never changes their keys). It survives a reload that kept the certificate; a new
 certificate means one full handshake. Session IDs (TLS 1.2's server-side cache, which
 worker processes cannot share) are off. Measured with 2 workers, 20 reconnects of `openssl
 s_client` with a saved session:

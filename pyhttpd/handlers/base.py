@@ -363,7 +363,7 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         if server:  # "" when the daemon's server_tokens is "off"
             self.send_header("Server", server)
         self.send_header("Date", self.date_time_string())
-        hsts = getattr(self.server, "hsts", None)
+        hsts = getattr(getattr(self, "server", None), "hsts", None)  # one made without __init__ has none
         if hsts:
             self.send_header("Strict-Transport-Security", hsts)
         if self.request_id is not None:
