@@ -23,16 +23,16 @@ _float = float.__repr__
 
 FIELDS = ("remote_addr", "remote_port", "method", "path", "query", "protocol", "status", "bytes_sent",
           "duration_ms", "host", "user_agent", "referer", "request_id", "conn_requests", "tls_version",
-          "tls_cipher", "peer_addr")
-_PEER_FIELDS = ("remote_addr", "remote_port", "tls_version", "tls_cipher", "peer_addr")
+          "tls_cipher", "tls_client", "peer_addr")
+_PEER_FIELDS = ("remote_addr", "remote_port", "tls_version", "tls_cipher", "tls_client", "peer_addr")
 
 
 class Peer(NamedTuple):
     """A connection's fields of the access event, rendered once for all its requests."""
 
-    values: dict  # remote_addr, remote_port, tls_version, tls_cipher, peer_addr
+    values: dict  # remote_addr, remote_port, tls_version, tls_cipher, tls_client, peer_addr
     head: str  # '"remote_addr":...,"remote_port":...,'
-    tail: str  # '"tls_version":...,"tls_cipher":...,"peer_addr":...}\n'
+    tail: str  # '"tls_version":...,"tls_cipher":...,"tls_client":...,"peer_addr":...}\n'
 
 
 class AccessLine:
@@ -47,16 +47,18 @@ class AccessLine:
 
     @staticmethod
     def peer(remote_addr: str | None, remote_port: int | None, tls_version: str | None,
-             tls_cipher: str | None, peer_addr: str | None = None) -> Peer:
+             tls_cipher: str | None, tls_client: str | None = None, peer_addr: str | None = None) -> Peer:
         """The fields of a connection's peer, to pass with each of its requests.
 
+        ``tls_client`` is the subject of the client's verified certificate, if it sent one.
         ``remote_addr`` is the client; ``peer_addr`` the balancer that named it (a PROXY
         header, or a trusted X-Forwarded-For), None when the client connected directly.
         """
-        values = dict(zip(_PEER_FIELDS, (remote_addr, remote_port, tls_version, tls_cipher, peer_addr),
-                          strict=True))
+        values = dict(zip(_PEER_FIELDS, (remote_addr, remote_port, tls_version, tls_cipher, tls_client,
+                                         peer_addr), strict=True))
         head = _members({"remote_addr": remote_addr, "remote_port": remote_port}) + ","
-        tail = _members({"tls_version": tls_version, "tls_cipher": tls_cipher, "peer_addr": peer_addr})
+        tail = _members({"tls_version": tls_version, "tls_cipher": tls_cipher, "tls_client": tls_client,
+                         "peer_addr": peer_addr})
         return Peer(values, head, tail + "}\n")
 
     def __call__(self, peer: Peer, method: str | None, path: str | None, query: str | None,

@@ -22,7 +22,17 @@ from typing import Any, NamedTuple
 from . import __version__
 from .config_render import default_text, render_example_config, render_reference
 from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
-from .config_values import Invalid, Listener, check_listeners, parse_address, show, tls_files
+from .config_values import (
+    LISTEN_TLS_SETTINGS,
+    NEEDS_CLIENT_CA,
+    Invalid,
+    Listener,
+    check_listeners,
+    parse_address,
+    show,
+    tls_files,
+    with_tls_settings,
+)
 from .protocol import Limits
 
 __all__ = [
@@ -81,7 +91,15 @@ class Config:
     tls_cert: str | None
     tls_key: str | None
     tls_password_file: str | None
-    listeners: tuple[Listener, ...]  # every tcp listener has its port; tls_* already applied
+    tls_profile: str
+    tls_min_version: str  # "" : the profile's
+    tls_ciphers: str  # "" : the profile's
+    tls_groups: tuple[str, ...]  # () : the profile's
+    tls_prefer_server_ciphers: bool
+    tls_verify_client: str  # "off", "optional" or "required"
+    tls_client_ca: str | None
+    hsts: str | None
+    listeners: tuple[Listener, ...]  # every tcp listener has its port; tls_* and hsts already applied
     worker_timeout: float
     graceful_timeout: float
     drain_delay: float
@@ -295,6 +313,14 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
     if default_tls:
         values["listen"] = tuple(listener if listener.tls else replace(listener, tls=default_tls)
                                  for listener in values["listen"])
+    if values["tls_verify_client"] != "off" and not values["tls_client_ca"]:
+        raise _blame(raw, ("tls_verify_client",), Invalid(NEEDS_CLIENT_CA))
+    top_tls = {key: values[key] for key in LISTEN_TLS_SETTINGS}
+    try:
+        values["listen"] = tuple(with_tls_settings(listener, index, top_tls)
+                                 for index, listener in enumerate(values["listen"]))
+    except Invalid as invalid:
+        raise _blame(raw, ("listen",), invalid) from None
     try:
         check_listeners(values["listen"])
     except Invalid as invalid:

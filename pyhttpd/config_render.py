@@ -182,6 +182,97 @@ systemd/pyhttpd.example.toml lists every key with its default.
 With no `[[listen]]` table and no `--bind`, pyhttpd listens on `[::]` (every IPv6 and IPv4
 address) on `port`. Two listeners on one address, or `[::]` and `0.0.0.0` on one port,
 are an error; so are two listeners with the same name.
+
+## HTTPS
+
+`tls_cert` (top level, or in a `[[listen]]` table) makes a listener serve HTTPS. How it
+negotiates comes from `tls_profile`, one of Mozilla's server-side TLS profiles
+(https://ssl-config.mozilla.org, guidelines 5.7), and the `tls_` settings that override it:
+
+| | `intermediate` (the default) | `modern` |
+| --- | --- | --- |
+| `tls_min_version` | TLSv1.2 | TLSv1.3 |
+| `tls_ciphers` (TLS 1.2) | ECDHE (and DHE) with AES-GCM or ChaCha20-Poly1305, Mozilla's list | not used |
+| TLS 1.3 suites | AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 | the same |
+| `tls_groups` | X25519:prime256v1:secp384r1 | the same |
+| `tls_prefer_server_ciphers` | false | false |
+
+So the intermediate profile refuses TLS 1.0 and 1.1, the CBC suites (AES-CBC-SHA256/384
+included) and the X448 and secp521r1 groups that OpenSSL's own defaults accept. Mozilla
+lists DHE suites too; pyhttpd loads no DH parameters, so they are never picked.
+
+A `[[listen]]` table may set `tls_profile`, `tls_min_version`, `tls_ciphers`, `tls_groups`,
+`tls_prefer_server_ciphers`, `tls_verify_client`, `tls_client_ca` and `hsts` for itself;
+what it does not set comes from the top-level keys, then from its profile. They are an
+error on a listener that serves plain HTTP (`listen[1].hsts: needs tls_cert: this listener
+serves plain HTTP`).
+
+What cannot be set, because Python's `ssl` module (3.11, OpenSSL 3.0) has no way to: the
+TLS 1.3 cipher suites (OpenSSL's default, which is what both profiles list) and the
+signature algorithms. The groups have no binding either before Python 3.15 (only
+`set_ecdh_curve`, one curve): pyhttpd sets the list through OpenSSL's
+`SSL_CTX_set1_groups_list`, called with `ctypes` on CPython 3.8 to 3.14 (pyhttpd/tls_native.py
+says how it makes sure of the context it writes to). Where that is not possible, a single
+group can still be set, a list of several is refused, and the profiles keep OpenSSL's
+default groups. OCSP stapling is not offered: Python's `ssl` has no server-side status
+callback (`SSL_CTX_set_tlsext_status_cb`), and one through `ctypes` would run Python in the
+middle of OpenSSL's handshake on OpenSSL's own objects, which is not sound.
+
+Several certificates can share a listener, chosen by the host name the client asks for
+(SNI): each `[[listen.sni]]` table under a `[[listen]]` table has `server_names` (host
+names; `*.example.com` stands for any one label), `tls_cert` and optionally `tls_key` and
+`tls_password_file`. An exact name wins over a wildcard; a client that names no host, or
+one no table lists, gets the listener's own `tls_cert`. Each is checked (and reloaded) as
+the listener's own certificate, and served with the listener's TLS settings. Two tables
+may list the same names (and only the same) to offer an RSA and an ECDSA certificate side
+by side: each client gets the one its signature algorithms allow. The listener's own
+certificate is a single one.
+
+```toml
+[[listen]]
+address = "[::]:443"
+tls_cert = "/etc/pyhttpd/default.pem"
+[[listen.sni]]
+server_names = ["example.com", "*.example.com"]
+tls_cert = "/etc/pyhttpd/example.pem"
+tls_key = "/etc/pyhttpd/example.key"
+```
+
+Client certificates (mutual TLS): `tls_verify_client = "optional"` asks clients for a
+certificate and refuses one that `tls_client_ca` (a PEM file of CA certificates) did not
+issue; `"required"` also refuses a client that sends none (`tls_handshake_failed`, `peer
+did not return a certificate`). The subject of a verified certificate is the access log's
+`tls_client` (`O=Example,CN=alice`); a handler has the certificate itself from
+`self.connection.getpeercert()`, as under `http.server`.
+
+Session resumption works whichever worker a returning client reaches: the workers share
+their session ticket keys, which OpenSSL otherwise draws per process (pyhttpd/tls_tickets.py:
+the master draws a secret at start; each listener's keys derive from it and from its
+certificate, and move on every hour by a one-way step, so a worker cannot decrypt the
+tickets of the hours before; Mozilla's nginx configuration turns tickets off because nginx
+never changes their keys). It survives a reload that kept the certificate; a new
+certificate means one full handshake. Session IDs (TLS 1.2's server-side cache, which
+worker processes cannot share) are off. Measured with 2 workers, 20 reconnects of `openssl
+s_client` with a saved session:
+
+| | before (each worker its own keys) | shared keys | after a reload, same certificate |
+| --- | --- | --- | --- |
+| TLS 1.3 | 12/20 | 20/20 | 20/20 |
+| TLS 1.2, tickets | 5/20 | 20/20 | 20/20 |
+| TLS 1.2, session IDs (`-no_ticket`) | 0/20 | off: 0/20 | off |
+
+("Before" was measured with connections that sent no request; issue 18 measured session
+IDs at 10/20 with 2 workers and 20/20 with one: a cache per process.)
+Where `tls_native` cannot reach OpenSSL (not CPython 3.8 to 3.14), each worker keeps
+OpenSSL's own keys, as before.
+
+`hsts` adds `Strict-Transport-Security` to every response of an HTTPS listener, whatever
+its status (200, 301, 304, 404, 500...), as nginx's `add_header ... always`; never on plain
+HTTP. `response_headers` (`-H`) reaches 200 and 206 responses only.
+
+A plain-HTTP request on an HTTPS port is answered 400 at once and logged with status 497
+(as nginx does); a TLS handshake on a plain-HTTP port is answered 400 at once. Each failed
+handshake is a `tls_handshake_failed` event (docs/logging.md).
 """
 
 _OTHER_FLAGS = """\

@@ -16,6 +16,7 @@ from .config_values import (
     GROUP,
     HANDLER,
     HEADER_PAIRS,
+    HSTS,
     LISTENERS,
     LOG_TARGET,
     MEDIA_TYPE,
@@ -24,6 +25,11 @@ from .config_values import (
     OPTIONAL_DIRECTORY,
     OPTIONAL_FILE,
     SERVER,
+    TLS_CIPHERS,
+    TLS_GROUPS,
+    TLS_PROFILE,
+    TLS_VERIFY_CLIENT,
+    TLS_VERSION,
     USER,
     Kind,
     choice,
@@ -161,6 +167,31 @@ SETTINGS: tuple[Setting, ...] = (
     S("tls_password_file", "tls_password_file", OPTIONAL_FILE, "", flags=("--tls-password-file",),
       metavar="PATH", example="/etc/pyhttpd/key.password",
       help="File whose first line is the private key's password, if it has one."),
+    S("tls_profile", "tls_profile", TLS_PROFILE, "intermediate", flags=("--tls-profile",),
+      metavar="intermediate|modern",
+      help='Mozilla\'s server-side TLS profile that sets the defaults of the tls_ settings below: '
+           '"intermediate" (TLS 1.2 and 1.3) or "modern" (TLS 1.3 only). A [[listen]] table may '
+           "set this and every tls_ setting below, and hsts, for itself (docs/configuration.md, HTTPS)."),
+    S("tls_min_version", "tls_min_version", TLS_VERSION, "",
+      help='Oldest TLS version accepted, "TLSv1.2" or "TLSv1.3"; "" takes the profile\'s.'),
+    S("tls_ciphers", "tls_ciphers", TLS_CIPHERS, "", example="ECDHE+AESGCM:ECDHE+CHACHA20",
+      help="The TLS 1.2 cipher suites, as an OpenSSL cipher list; \"\" takes the profile's "
+           "(Mozilla's list). TLS 1.3 suites cannot be chosen (docs/configuration.md, HTTPS)."),
+    S("tls_groups", "tls_groups", TLS_GROUPS, "", example="X25519:prime256v1:secp384r1",
+      help="Key-exchange groups (curves) offered, in order of preference, as OpenSSL names; \"\" "
+           "takes the profile's (X25519:prime256v1:secp384r1)."),
+    S("tls_prefer_server_ciphers", "tls_prefer_server_ciphers", BOOLEAN, False,
+      help="Choose the cipher by the server's order instead of the client's. Both Mozilla profiles "
+           "leave the choice to the client, whose hardware may have no AES."),
+    S("tls_verify_client", "tls_verify_client", TLS_VERIFY_CLIENT, "off",
+      help='Ask clients for a certificate: "optional" checks one sent, "required" also refuses a '
+           "client without one. Needs tls_client_ca. The subject of a verified certificate is the "
+           "access log's tls_client; handlers get it from self.connection.getpeercert()."),
+    S("tls_client_ca", "tls_client_ca", OPTIONAL_FILE, "", example="/etc/pyhttpd/clients-ca.pem",
+      help="CA certificates (PEM) that client certificates are checked against (tls_verify_client)."),
+    S("hsts", "hsts", HSTS, "", flags=("--hsts",), metavar="VALUE", example="max-age=63072000",
+      help="Strict-Transport-Security value sent on every response of an HTTPS listener, whatever "
+           "its status (never on plain HTTP), such as max-age=63072000; includeSubDomains."),
     S("listen", "listeners", LISTENERS, [{"address": "[::]"}], flags=("-b", "--bind"), metavar="ADDRESS",
       default_doc="[::] (all IPv6 and IPv4 addresses) on port",
       example=[{"address": "127.0.0.1:8080", "name": "http"}],

@@ -12,11 +12,14 @@ import math
 import os
 import pwd
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .tls import TLSFiles
+from .tls import SNICertificate, TLSFiles
+from .tls_groups import GroupsError, set_groups
+from .tls_policy import PROFILES, TLS_VERSIONS, VERIFY_CLIENT, resolve
 
 
 class Invalid(ValueError):
@@ -292,6 +295,62 @@ NETWORKS = Kind('array of IP addresses or networks ("10.0.0.0/8")', _convert_net
                 lambda items: list(items), "append")
 
 
+# --- TLS ----------------------------------------------------------------------------------------
+
+TLS_PROFILE = choice(*PROFILES)
+TLS_VERSION = choice("", *TLS_VERSIONS)
+TLS_VERIFY_CLIENT = choice(*VERIFY_CLIENT)
+NEEDS_CLIENT_CA = "needs tls_client_ca, the CA certificates that client certificates are checked against"
+
+
+def _convert_ciphers(value: Any) -> str:
+    if not isinstance(value, str) or re.search(r"[^\x21-\x7e]", value):
+        raise Invalid(f"must be an OpenSSL cipher list, got {show(value)}")
+    if value:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value)
+        except ssl.SSLError:
+            raise Invalid(f"no cipher that OpenSSL knows matches {show(value)}") from None
+    return value
+
+
+def _convert_groups(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        raise Invalid(f"must be group names separated by colons, got {show(value)}")
+    if not value:
+        return ()
+    groups = tuple(value.split(":"))
+    try:
+        set_groups(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), groups)
+    except GroupsError as error:
+        raise Invalid(f"{error}, got {show(value)}") from None
+    return groups
+
+
+_HSTS = r"max-age=[0-9]{1,10}(\s*;\s*(includeSubDomains|preload))*"
+
+
+def _convert_hsts(value: Any) -> str | None:
+    if value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(_HSTS, value, re.IGNORECASE):
+        raise Invalid(f"must be max-age=SECONDS, optionally followed by ; includeSubDomains and "
+                      f"; preload, got {show(value)}")
+    return value
+
+
+TLS_CIPHERS = Kind('OpenSSL cipher list for TLS 1.2, or "" for the profile\'s', _convert_ciphers)
+TLS_GROUPS = Kind('group names separated by colons, or "" for the profile\'s', _convert_groups)
+HSTS = Kind('Strict-Transport-Security value (max-age=SECONDS[; includeSubDomains][; preload]), '
+            'or "" for none', _convert_hsts)
+# The TLS settings a [[listen]] table may set for itself, over the top-level ones.
+LISTEN_TLS_SETTINGS: dict[str, Kind] = {
+    "tls_profile": TLS_PROFILE, "tls_min_version": TLS_VERSION, "tls_ciphers": TLS_CIPHERS,
+    "tls_groups": TLS_GROUPS, "tls_prefer_server_ciphers": BOOLEAN, "hsts": HSTS,
+    "tls_verify_client": TLS_VERIFY_CLIENT, "tls_client_ca": OPTIONAL_FILE,
+}
+
+
 # --- listeners ----------------------------------------------------------------------------------
 
 
@@ -310,6 +369,8 @@ class Listener:
     name: str | None = None
     tls: TLSFiles | None = None  # certificate, key and password file: an HTTPS listener
     proxy_protocol: bool = False  # each connection starts with a PROXY header (v1 or v2)
+    tls_settings: tuple[tuple[str, Any], ...] = ()  # its own LISTEN_TLS_SETTINGS, converted
+    tls_sni: tuple[SNICertificate, ...] = ()  # its [[listen.sni]] tables
 
     @property
     def dual_stack(self) -> bool:
@@ -401,7 +462,10 @@ def _listener_name(value: Any) -> str | None:
     return value
 
 
-_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", "proxy_protocol")
+_LISTEN_KEYS = ("address", "name", "tls_cert", "tls_key", "tls_password_file", *LISTEN_TLS_SETTINGS, "sni",
+                "proxy_protocol")
+_SNI_KEYS = ("server_names", "tls_cert", "tls_key", "tls_password_file")
+_SERVER_NAME = rf"(\*\.)?{_HOSTNAME}"
 
 
 def tls_files(cert: Any, key: Any, password_file: Any) -> TLSFiles | None:
@@ -442,17 +506,88 @@ def _convert_listeners(value: Any) -> tuple[Listener, ...]:
             tls = tls_files(*(entry.get(key, "") for key in _LISTEN_KEYS[2:5]))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].tls_key") from None
+        sni = _sni_certificates(entry.get("sni", []), f"[{index}].sni")
+        own = []
+        for key, kind in LISTEN_TLS_SETTINGS.items():
+            if key in entry:
+                try:
+                    own.append((key, kind.convert(entry[key])))
+                except Invalid as error:
+                    raise Invalid(error.problem, f"[{index}].{key}") from None
         try:
             proxy_protocol = _convert_boolean(entry.get("proxy_protocol", False))
         except Invalid as error:
             raise Invalid(error.problem, f"[{index}].proxy_protocol") from None
-        listeners.append(replace(listener, name=name, tls=tls, proxy_protocol=proxy_protocol))
+        listeners.append(replace(listener, name=name, tls=tls, tls_settings=tuple(own), tls_sni=sni,
+                                 proxy_protocol=proxy_protocol))
     return tuple(listeners)
 
 
+def _sni_certificates(value: Any, where: str) -> tuple[SNICertificate, ...]:
+    """A listener's [[listen.sni]] tables: server_names, tls_cert, optional tls_key and
+    tls_password_file. Raises Invalid (on ``where``[N].key) naming the problem."""
+    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+        raise Invalid(f"must be [[listen.sni]] tables, got {show(value)}", where)
+    certificates, name_sets = [], {}  # name -> the names of the table that lists it
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        for key in entry:
+            if key not in _SNI_KEYS:
+                raise Invalid(f"unknown key (a [[listen.sni]] table takes {', '.join(_SNI_KEYS)})",
+                              f"{at}.{key}")
+        names = entry.get("server_names")
+        if not isinstance(names, list) or not names:
+            raise Invalid(f"must be a list of one or more host names, got {show(names)}",
+                          f"{at}.server_names")
+        for name in names:
+            if not isinstance(name, str) or not re.fullmatch(_SERVER_NAME, name):
+                raise Invalid(f"must be host names (or *.name), got {show(name)}", f"{at}.server_names")
+        listed = frozenset(name.lower().rstrip(".") for name in names)
+        for name in listed:
+            # Tables share names only to pair certificates of two key types (RSA and ECDSA).
+            if name_sets.setdefault(name, listed) != listed:
+                raise Invalid(f"{show(name)} is in another [[listen.sni]] table with other names (two "
+                              "tables may list the same names, to pair an RSA and an ECDSA certificate)",
+                              f"{at}.server_names")
+        if not entry.get("tls_cert"):
+            raise Invalid("is required", f"{at}.tls_cert")
+        try:
+            files = tls_files(*(entry.get(key, "") for key in _SNI_KEYS[1:]))
+        except Invalid as error:
+            raise Invalid(error.problem, f"{at}.tls_cert") from None
+        certificates.append(SNICertificate(tuple(names), files))
+    return tuple(certificates)
+
+
 LISTENERS = Kind("array of [[listen]] tables (address; optional name, tls_cert, tls_key, tls_password_file, "
-                 "proxy_protocol)",
+                 "the TLS settings tls_profile, tls_min_version, tls_ciphers, tls_groups, "
+                 "tls_prefer_server_ciphers, hsts, tls_verify_client, tls_client_ca, "
+                 "[[listen.sni]] tables, and proxy_protocol)",
                  _convert_listeners, lambda addresses: [{"address": text} for text in addresses], "append")
+
+
+def with_tls_settings(listener: Listener, index: int, top: dict[str, Any]) -> Listener:
+    """``listener`` with its TLS policy and HSTS value: its own settings over ``top``'s.
+
+    ``top`` maps each LISTEN_TLS_SETTINGS key to its converted top-level value. Raises
+    Invalid (on the listener's key) for a TLS setting on a listener that serves plain HTTP.
+    """
+    own = dict(listener.tls_settings)
+    if listener.tls is None:
+        if own or listener.tls_sni:
+            key = next(iter(own)) if own else "sni"
+            raise Invalid("needs tls_cert: this listener serves plain HTTP", f"[{index}].{key}")
+        return listener
+    settings = {**top, **own}
+    if settings["tls_verify_client"] != "off" and not settings["tls_client_ca"]:
+        key = "tls_verify_client" if "tls_verify_client" in own else "tls_client_ca"
+        raise Invalid(NEEDS_CLIENT_CA, f"[{index}].{key}")
+    policy = resolve(settings["tls_profile"], settings["tls_min_version"], settings["tls_ciphers"],
+                     settings["tls_groups"], settings["tls_prefer_server_ciphers"],
+                     settings["tls_verify_client"])
+    tls = replace(listener.tls, policy=policy, hsts=settings["hsts"], sni=listener.tls_sni,
+                  client_ca=settings["tls_client_ca"])
+    return replace(listener, tls=tls)
 
 
 def check_listeners(listeners: tuple[Listener, ...]) -> None:

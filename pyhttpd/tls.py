@@ -1,8 +1,8 @@
 """TLS for listeners: the server context, certificate checks, and handing keys to workers.
 
-Defaults (issue 8, and what Mozilla's "intermediate" profile asks): TLS 1.2 at least, the
-standard library's secure default ciphers, ALPN ``http/1.1``, no TLS compression (OpenSSL 3
-never compresses; OP_NO_COMPRESSION says so anyway).
+Defaults: Mozilla's "intermediate" profile (``tls_policy``: TLS 1.2 at least, its TLS 1.2
+ciphers and groups, the client's cipher preference), ALPN ``http/1.1``, no TLS compression
+(OpenSSL 3 never compresses; OP_NO_COMPRESSION says so anyway).
 
 The master checks certificates (readable, key matching, not expired) before it starts or
 reloads anything, so a bad certificate is one line at start and a logged, refused reload
@@ -17,6 +17,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from .tls_policy import PolicyError, TLSPolicy, apply, resolve
+
 DEFAULT_ALPN = ("http/1.1",)
 _PEM_LIMIT = 1024 * 1024  # a certificate chain and key are a few KiB
 
@@ -27,22 +29,46 @@ class TLSConfigError(Exception):
 
 @dataclass(frozen=True)
 class TLSFiles:
-    """Where a listener's certificate, key and key password come from."""
+    """Where a listener's certificate, key and key password come from, and how it serves TLS.
+
+    ``policy`` is the listener's negotiation settings (None: the intermediate profile);
+    ``hsts`` the Strict-Transport-Security value its responses carry (None: none); ``sni``
+    the certificates served instead of this one to clients that name their host.
+    """
 
     cert: str
     key: str | None = None
     password_file: str | None = None
+    policy: TLSPolicy | None = None
+    hsts: str | None = None
+    sni: tuple["SNICertificate", ...] = ()  # further certificates, chosen by server name
+    client_ca: str | None = None  # CA certificates (PEM) to check client certificates against
+
+
+@dataclass(frozen=True)
+class SNICertificate:
+    """A further certificate of a listener, for clients asking for one of ``names`` (SNI).
+
+    A name is a host name, or ``*.`` and a host name for any one label in its place.
+    """
+
+    names: tuple[str, ...]
+    files: TLSFiles
 
 
 def server_context(cert: str, key: str | None = None, password: str | bytes | None = None,
-                   alpn_protocols=DEFAULT_ALPN) -> ssl.SSLContext:
-    """A server-side SSLContext with pyhttpd's defaults and this certificate loaded.
+                   alpn_protocols=DEFAULT_ALPN, policy: TLSPolicy | None = None) -> ssl.SSLContext:
+    """A server-side SSLContext with ``policy`` (by default Mozilla intermediate) and this
+    certificate loaded.
 
     Raises TLSConfigError (one line) if the files cannot be read, do not match, or the
-    password is wrong.
+    password is wrong, or if OpenSSL refuses the policy.
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        apply(context, policy or resolve())
+    except PolicyError as error:
+        raise TLSConfigError(str(error)) from None
     context.options |= ssl.OP_NO_COMPRESSION
     if alpn_protocols:
         context.set_alpn_protocols(list(alpn_protocols))
@@ -86,8 +112,10 @@ def _read_pem(path: str, what: str, marker: bytes) -> bytes:
 
 def _load_failure(cert: str, key: str, with_password: bool, error: Exception) -> str:
     """One line saying why OpenSSL refused ``cert`` and ``key`` (it names neither)."""
-    if isinstance(error, ssl.SSLError) and error.reason == "KEY_VALUES_MISMATCH":
-        return f"key {key} does not match certificate {cert}"
+    # NO_CERTIFICATE_ASSIGNED: the key is of another type than the certificate's (an RSA key
+    # for an ECDSA certificate), so OpenSSL found no certificate for it.
+    if isinstance(error, ssl.SSLError) and error.reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):
+        return f"the key does not match the certificate (key {key}, certificate {cert})"
     try:
         ssl._ssl._test_decode_cert(cert)  # see certificate_expiry
     except (OSError, ValueError):
@@ -171,6 +199,12 @@ class TLSMaterial:
     pem: bytes = field(repr=False)
     password: str | None = field(default=None, repr=False)
     expires: float = 0.0
+    sni: tuple[tuple[tuple[str, ...], "TLSMaterial"], ...] = ()  # (names, their material)
+    client_ca: bytes = b""  # PEM, read from files.client_ca
+
+    def client_ca_fd(self) -> int | None:
+        """A sealed memfd with the client CA certificates, or None; the caller owns it."""
+        return _sealed_memfd("pyhttpd-client-ca", self.client_ca) if self.client_ca else None
 
     def worker_fds(self) -> tuple[int, int | None]:
         """(material fd, password fd or None): sealed memfds for a worker to inherit.
@@ -186,7 +220,8 @@ class TLSMaterial:
 
 
 def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
-    """Read a listener's certificate, key and password once, and check what was read.
+    """Read a listener's certificate, key and password once, and check what was read; and
+    so for each of its SNI certificates.
 
     Raises TLSConfigError (one line naming the file) as ``check_certificate`` does.
     """
@@ -201,7 +236,46 @@ def load_material(files: TLSFiles, now: float | None = None) -> TLSMaterial:
                              "try again") from None
     finally:
         os.close(fd)
-    return TLSMaterial(files, pem, password, expires)
+    sni = tuple((entry.names, load_material(entry.files, now)) for entry in files.sni)
+    _check_pairs(sni)
+    return TLSMaterial(files, pem, password, expires, sni, _read_client_ca(files.client_ca))
+
+
+_RSA_KEY = bytes.fromhex("06092a864886f70d010101")  # the rsaEncryption OID, as DER
+_EC_KEY = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey; signature OIDs differ from both
+
+
+def certificate_key_type(pem: bytes) -> str:
+    """"RSA", "ECDSA" or "other": the public key of the first certificate in ``pem``."""
+    start = pem.index(b"-----BEGIN CERTIFICATE-----")
+    end = pem.index(b"-----END CERTIFICATE-----", start) + len(b"-----END CERTIFICATE-----")
+    der = ssl.PEM_cert_to_DER_cert(pem[start:end].decode("ascii"))
+    return "ECDSA" if _EC_KEY in der else "RSA" if _RSA_KEY in der else "other"
+
+
+def _check_pairs(sni: tuple) -> None:
+    """Refuse two SNI certificates for the same names with one key type: OpenSSL keeps one
+    certificate per type, so the second would hide the first."""
+    by_type: dict[tuple, str] = {}
+    for names, material in sni:
+        key = (frozenset(name.lower().rstrip(".") for name in names), certificate_key_type(material.pem))
+        if key in by_type:
+            raise TLSConfigError(f"certificates {by_type[key]} and {material.files.cert} are both "
+                                 f"{key[1]} for {', '.join(names)}: a name may have one RSA and one ECDSA "
+                                 "certificate")
+        by_type[key] = material.files.cert
+
+
+def _read_client_ca(path: str | None) -> bytes:
+    """The PEM CA certificates in ``path`` (b"" without one); TLSConfigError if unusable."""
+    if path is None:
+        return b""
+    pem = _read_pem(path, "client CA file", b"-----BEGIN CERTIFICATE-----")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cadata=pem.decode("ascii"))
+    except (ssl.SSLError, UnicodeDecodeError, ValueError) as error:
+        raise TLSConfigError(f"client CA file {path} cannot be loaded: {_reason(error)}") from None
+    return pem
 
 
 def secret_fd(text: str) -> int:
@@ -218,9 +292,41 @@ def _sealed_memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def context_from_fd(fd: int, password: str | None) -> ssl.SSLContext:
-    """The server context for PEM material (chain and key) in the inherited ``fd``."""
-    return server_context(f"/proc/self/fd/{fd}", None, password)
+def context_from_fd(fd: int, password: str | None, policy: TLSPolicy | None = None) -> ssl.SSLContext:
+    """The server context for PEM material (chain and key) in the inherited ``fd``, with ``policy``."""
+    return server_context(f"/proc/self/fd/{fd}", None, password, policy=policy)
+
+
+def add_certificate_from_fd(context: ssl.SSLContext, fd: int, password: str | None) -> None:
+    """Load a second certificate (of another key type: RSA beside ECDSA) into ``context``,
+    from PEM material in the inherited ``fd``; OpenSSL offers each client the one it supports."""
+    context.load_cert_chain(f"/proc/self/fd/{fd}", None, _no_password if password is None else password)
+
+
+# RFC 4514's short names; any other attribute keeps the long name Python gives it.
+_SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+                "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+                "domainComponent": "DC", "streetAddress": "STREET", "userId": "UID"}
+
+
+def client_subject(sock: ssl.SSLSocket) -> str | None:
+    """The subject of the client certificate ``sock`` verified, as RFC 4514 writes it
+    (``O=Example,CN=alice``, as nginx's $ssl_client_s_dn); None without one."""
+    try:
+        subject = (sock.getpeercert() or {}).get("subject")
+    except (ValueError, OSError):
+        return None
+    if not subject:
+        return None
+    parts = []
+    for rdn in reversed(subject):
+        parts.append("+".join(f"{_SHORT_NAMES.get(name, name)}={_escaped(value)}" for name, value in rdn))
+    return ",".join(parts)
+
+
+def _escaped(value: str) -> str:
+    value = "".join("\\" + char if char in ',+"\\<>;=' else char for char in value)
+    return "\\" + value if value[:1] in ("#", " ") else value
 
 
 def send_close_notify(sock: ssl.SSLSocket) -> None:

@@ -18,7 +18,8 @@ TYPICAL = {"remote_addr": "127.0.0.1", "remote_port": 51234, "method": "GET", "p
            "query": "x=1", "protocol": "HTTP/1.1", "status": 200, "bytes_sent": 1335, "duration_ms": 0.284,
            "host": "example.test:8000", "user_agent": "curl/8.0", "referer": "http://r/",
            "request_id": "f2d655ee99da46b6a3541572d640bfda", "conn_requests": 3, "tls_version": "TLSv1.3",
-           "tls_cipher": "TLS_AES_256_GCM_SHA384", "peer_addr": "10.0.0.2"}
+           "tls_cipher": "TLS_AES_256_GCM_SHA384", "tls_client": "O=clients,CN=alice",
+           "peer_addr": "10.0.0.2"}
 CRAFTED = 'q"uote\\ back\r\nnew{"ts":"forged"}\x00\x01\x1f\x7f tab\t é\xff\u2028\udc80 ☃'
 
 
@@ -38,7 +39,7 @@ def both(**changes) -> tuple[bytes, bytes]:
     lines: list[bytes] = []
     access_line = AccessLine(lines.append, log_lines.identity)
     peer = access_line.peer(*(fields.pop(name) for name in ("remote_addr", "remote_port", "tls_version",
-                                                            "tls_cipher", "peer_addr")))
+                                                            "tls_cipher", "tls_client", "peer_addr")))
     access_line(peer, *fields.values())
     fields = {**TYPICAL, **changes}
     chain = Collected()
@@ -54,11 +55,11 @@ def test_typical_lists_the_fields_in_their_documented_order():
     {},
     {"remote_port": None, "method": None, "path": None, "query": None, "protocol": None, "status": None,
      "host": None, "user_agent": None, "referer": None, "request_id": None, "tls_version": None,
-     "tls_cipher": None},
+     "tls_cipher": None, "tls_client": None},
     {"path": CRAFTED, "query": CRAFTED, "host": CRAFTED, "user_agent": CRAFTED, "referer": CRAFTED,
      "method": CRAFTED},
     {"duration_ms": 12345.678, "bytes_sent": 10 * 2**30, "conn_requests": 10**6, "remote_port": 65535},
-    {"remote_addr": "unix", "remote_port": None, "tls_version": None, "tls_cipher": None},
+    {"remote_addr": "unix", "remote_port": None, "tls_version": None, "tls_cipher": None, "tls_client": None},
 ], ids=["typical", "nulls", "crafted", "large-numbers", "unix-plain"])
 def test_the_template_writes_what_the_chain_writes(changes):
     template, chain = both(**changes)

@@ -326,7 +326,8 @@ FILE_ERRORS = [
     ("timeouts = 5", "timeouts: must be a table, got 5"),
     ("[[listen]]\naddress = '[::]:1'\nport = 2",
      "listen[0].port: unknown key (a [[listen]] table takes address, name, tls_cert, tls_key, "
-     "tls_password_file, proxy_protocol)"),
+     "tls_password_file, tls_profile, tls_min_version, tls_ciphers, tls_groups, tls_prefer_server_ciphers, "
+     "hsts, tls_verify_client, tls_client_ca, sni, proxy_protocol)"),
     ("[[listen]]\nname = 'http'", "listen[0].address: is required"),
     ("[[listen]]\naddress = 8080", 'listen[0].address: must be an address (HOST, HOST:PORT, [IPv6], '
                                    '[IPv6]:PORT or unix:/path), got 8080'),
@@ -383,6 +384,36 @@ FILE_ERRORS = [
      'logs.access_log: directory "/nonexistent" of "/nonexistent/access.log" does not exist'),
     ("[logs]\ndirectory = '/nonexistent'", 'logs.directory: "/nonexistent" does not exist'),
     ("idle_exit_after = -5", "idle_exit_after: must be a number >= 0, got -5"),
+    ("tls_profile = 'old'", 'tls_profile: must be one of "intermediate", "modern", got "old"'),
+    ("tls_min_version = 'TLSv1.1'",
+     'tls_min_version: must be one of "", "TLSv1.2", "TLSv1.3", got "TLSv1.1"'),
+    ("tls_ciphers = 'NOPE'", 'tls_ciphers: no cipher that OpenSSL knows matches "NOPE"'),
+    ("tls_groups = 'X25519:nope'",
+     'tls_groups: OpenSSL does not know one of these groups, got "X25519:nope"'),
+    ("tls_groups = 'X25519;P-256'", "tls_groups: 'X25519;P-256' is not a group name (such as X25519 or "
+                                    'prime256v1), got "X25519;P-256"'),
+    ("hsts = 'forever'", "hsts: must be max-age=SECONDS, optionally followed by ; includeSubDomains and "
+                         '; preload, got "forever"'),
+    ("[[listen]]\naddress = '[::1]:1'\nhsts = 'max-age=1'",
+     "listen[0].hsts: needs tls_cert: this listener serves plain HTTP"),
+    ("[[listen]]\naddress = '[::1]:1'\n[[listen.sni]]\nserver_names = ['a.test']\ntls_cert = 'a.pem'",
+     "listen[0].sni: needs tls_cert: this listener serves plain HTTP"),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a b']\n"
+     "tls_cert = 'a.pem'", 'listen[0].sni[0].server_names: must be host names (or *.name), got "a b"'),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\nserver_names = ['a.test']",
+     "listen[0].sni[0].tls_cert: is required"),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\n[[listen.sni]]\n"
+     "server_names = ['a.test', 'b.test']\ntls_cert = 'a.pem'\n[[listen.sni]]\nserver_names = ['a.test']\n"
+     "tls_cert = 'b.pem'",
+     'listen[0].sni[1].server_names: "a.test" is in another [[listen.sni]] table with other names (two '
+     "tables may list the same names, to pair an RSA and an ECDSA certificate)"),
+    ("tls_verify_client = 'required'", "tls_verify_client: needs tls_client_ca, the CA certificates that "
+                                       "client certificates are checked against"),
+    ("tls_cert = 'c.pem'\n[[listen]]\naddress = '[::1]:1'\ntls_verify_client = 'optional'",
+     "listen[0].tls_verify_client: needs tls_client_ca, the CA certificates that client certificates are "
+     "checked against"),
+    ("[[listen]]\naddress = '[::1]:1'\ntls_cert = 'c.pem'\ntls_ciphers = 'NOPE'",
+     'listen[0].tls_ciphers: no cipher that OpenSSL knows matches "NOPE"'),
 ]
 
 

@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import replace
 
+from .. import tls_tickets
+from ..tls import TLSMaterial, secret_fd
 from ..workers.contract import EVENT_READY, SPEC_ENV, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
@@ -37,13 +39,34 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
             if listener.tls:
                 material, password_fd = listener.tls.worker_fds()
                 fds.extend(fd for fd in (material, password_fd) if fd is not None)
-                spec = replace(spec, tls_fd=material, tls_password_fd=password_fd)
+                files = listener.tls.files
+                spec = replace(spec, tls_fd=material, tls_password_fd=password_fd, hsts=files.hsts,
+                               tls_policy=files.policy.as_dict() if files.policy else None,
+                               tls_sni=_sni_specs(listener.tls, fds))
+                client_ca = listener.tls.client_ca_fd()
+                if client_ca is not None:
+                    fds.append(client_ca)
+                    spec = replace(spec, tls_client_ca_fd=client_ca)
+                if tls_tickets.supported():
+                    chain = tls_tickets.master_secret().chain(listener.name, listener.tls.pem)
+                    fds.append(secret_fd(chain.to_text()))
+                    spec = replace(spec, tls_tickets_fd=fds[-1])
             specs.append(spec)
     except OSError:
         for fd in fds:
             os.close(fd)
         raise
     return specs, fds
+
+
+def _sni_specs(material: TLSMaterial, fds: list[int]) -> list[dict]:
+    """The contract's ``tls_sni`` entries of a listener; their memfds are added to ``fds``."""
+    specs = []
+    for names, certificate in material.sni:
+        cert_fd, password_fd = certificate.worker_fds()
+        fds.extend(fd for fd in (cert_fd, password_fd) if fd is not None)
+        specs.append({"names": list(names), "tls_fd": cert_fd, "tls_password_fd": password_fd})
+    return specs
 
 
 class WorkerHandle:

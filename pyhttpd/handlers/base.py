@@ -400,13 +400,19 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             self.wfile.write(body)
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        """Log the request, then buffer the status line, ``Server`` and ``Date``."""
+        """Log the request, then buffer the status line, ``Server`` and ``Date``.
+
+        On a pyhttpd worker's HTTPS listener with an ``hsts`` setting (``exchange.hsts``),
+        also ``Strict-Transport-Security``, whatever the status.
+        """
         self.log_request(code)
         self.send_response_only(code, message)
         server = self.version_string()
         if server:  # "" when the daemon's server_tokens is "off"
             self.send_header("Server", server)
         self.send_header("Date", self.date_time_string())
+        if self.exchange is not None and self.exchange.hsts:
+            self.send_header("Strict-Transport-Security", self.exchange.hsts)
         if self.request_id is not None:
             self.send_header("X-Request-ID", self.request_id)
 

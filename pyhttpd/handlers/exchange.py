@@ -48,6 +48,7 @@ class Exchange:
     connection: ConnectionState
     raw_input: io.BufferedIOBase
     on_loop: bool = False
+    hsts: str | None = None  # the Strict-Transport-Security value of the listener's responses
     served: bool = False
     closes: bool = True
 

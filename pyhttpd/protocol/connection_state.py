@@ -20,6 +20,9 @@ States and who acts in each (``TRANSITIONS`` is enforced: a move it does not lis
     LINGERING     our side shut, client input dropped          linger
     CLOSED        gone
 
+A plain connection whose first byte opens a TLS handshake record (0x16) is refused at once
+(``TLSOnPlainPort``, a 400): the parser would wait for a line end that a ClientHello never has.
+
 A connection retires (``retire``) when its worker stops accepting: the request it is
 reading, or has buffered, is still served, with ``must_close`` so the response says
 ``Connection: close``; a kept-alive connection with nothing received closes only once it has
@@ -83,6 +86,18 @@ class InvalidTransition(RuntimeError):
     """A move the transition table does not allow: a bug in the caller."""
 
 
+class TLSOnPlainPort(ProtocolError):
+    """A plain connection whose first byte opens a TLS handshake record (0x16), which no
+    request line starts with: a client speaking HTTPS to a plain-HTTP port. Refused at once
+    instead of waiting for a line end that never comes."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "This port speaks plain HTTP, not HTTPS: use an http:// URL.")
+
+
+_TLS_HANDSHAKE_RECORD = 0x16
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """How long each state may last, in seconds (0: no limit where the table says so)."""
@@ -135,7 +150,7 @@ class ConnectionState:
     """
 
     # A worker holds thousands of idle connections: no per-instance dict.
-    __slots__ = ("limits", "timeouts", "strict", "new_body_sink", "buffer", "state", "since", "tls",
+    __slots__ = ("limits", "timeouts", "strict", "tls", "new_body_sink", "buffer", "state", "since",
                  "proxy_header", "_proxy_bytes",
                  "progress_at", "received_in_state", "requests", "retiring", "eof", "request",
                  "request_closes", "_reading")
@@ -146,9 +161,9 @@ class ConnectionState:
         self.limits = limits
         self.timeouts = timeouts
         self.strict = strict
+        self.tls = tls
         self.new_body_sink = new_body_sink or io.BytesIO
         self.buffer = bytearray()
-        self.tls = tls
         self.state = State.PROXY if proxy else State.HANDSHAKE if tls else State.IDLE
         self.proxy_header: ProxyHeader | None = None
         self._proxy_bytes = b""  # a PROXY header's first bytes, taken before it was whole
@@ -240,6 +255,8 @@ class ConnectionState:
         if self._reading is None:
             self._reading = _Reading(RequestHeadParser(self.limits, strict=self.strict))
         if self.state == State.IDLE:
+            if not self.tls and not self.requests and self.buffer[0] == _TLS_HANDSHAKE_RECORD:
+                raise TLSOnPlainPort()
             self._enter(State.READING_HEAD, now)
             self.received_in_state = len(self.buffer)
         reading, data = self._reading, bytes(self.buffer)  # one copy; lines are slices of it

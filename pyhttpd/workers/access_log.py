@@ -8,7 +8,10 @@ types are documented in docs/logging.md: numbers are numbers, absent values are 
 import http.client
 
 from .. import logs
+from ..protocol import ProtocolError, parse_request_line
 from .connection import Connection
+
+PLAIN_HTTP_ON_TLS = 497  # nginx's status for it; the client gets a 400
 
 
 def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int,
@@ -35,6 +38,27 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int,
     write(peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
           host, user_agent, referer, handler.request_id, conn.state.requests)
+
+
+def log_plain_http_on_tls(conn: Connection, request_line: bytes, bytes_sent: int, duration_s: float) -> None:
+    """Write the access event of a plain-HTTP request sent to a TLS port: status 497.
+
+    ``request_line`` is what was received of it (b"" if not a whole line): its method, path
+    and protocol are logged when it parses.
+    """
+    write = logs.current().access_line
+    if write is None:
+        return
+    try:
+        line = parse_request_line(request_line, strict=True) if request_line else None
+    except ProtocolError:
+        line = None
+    path, _, query = line.target.partition("?") if line else ("", "", "")
+    if conn.log_peer is None:
+        conn.log_peer = write.peer(*_peer(conn.address), None, None, None)
+    write(conn.log_peer, line.method if line else None, path or None, query or None,
+          line.version if line else None, PLAIN_HTTP_ON_TLS, bytes_sent, round(duration_s * 1000, 3),
+          None, None, None, None, 1)
 
 
 def _peer(address) -> tuple[str | None, int | None]:

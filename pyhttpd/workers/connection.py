@@ -4,6 +4,7 @@ import socket
 import ssl
 
 from ..protocol.connection_state import ConnectionState
+from ..tls import client_subject
 from .streams import ConnectionReader, ConnectionWriter
 
 _RECV_SIZE = 64 * 1024
@@ -62,14 +63,13 @@ class Connection:
             if not data or (len(data) < _RECV_SIZE and not (pending and pending())):
                 return
 
-    def tls_details(self) -> tuple[str | None, str | None]:
-        """(protocol version, cipher name) of a TLS connection; (None, None) for plain TCP."""
-        version = getattr(self.sock, "version", None)
-        cipher = getattr(self.sock, "cipher", None)
-        if version is None or cipher is None:
-            return None, None
-        details = cipher()
-        return version(), details[0] if details else None
+    def tls_details(self) -> tuple[str | None, str | None, str | None]:
+        """(protocol version, cipher name, the subject of the client's verified certificate)
+        of a TLS connection; (None, None, None) for plain TCP."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return None, None, None
+        details = self.sock.cipher()
+        return self.sock.version(), details[0] if details else None, client_subject(self.sock)
 
     def request_summary(self) -> tuple[str, str]:
         """(method, target) of the request being served, for the scoreboard."""

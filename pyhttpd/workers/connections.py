@@ -33,18 +33,19 @@ from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
-from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts
+from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.fields import field_tokens
 from ..protocol.forwarded import forwarded_client
 from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
-from .access_log import log_access
+from .access_log import log_access, log_plain_http_on_tls
 from .connection import Connection
 from .contract import Scoreboard
 from .handler_driver import HandlerDriver
 from .pool import ServingPool
+from .throttle import EventThrottle
 from .trusted_peers import TrustedPeers
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
@@ -56,6 +57,7 @@ _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
 _SHED_BATCH = 16  # candidates found per scan of a full worker's connections
 _SHED_REPORT_S = 1.0  # at most one connection_limit_reached (or accept_paused) line this often
+HANDSHAKE_FAILURES_PER_S = 10  # tls_handshake_failed lines a second; the rest are counted
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _PROXY_PEEK = max(V1_MAX, 16 + 4096)  # a whole v1 line or v2 header at most
@@ -80,10 +82,15 @@ class ConnectionLoop:
 
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
                  driver: HandlerDriver, tls_contexts: dict | None = None,
-                 proxied: frozenset = frozenset()) -> None:
+                 specs: dict | None = None) -> None:
         self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
-        self.proxied = proxied  # listeners whose connections start with a PROXY header
+        specs = specs or {}  # listener -> its ListenerSpec
+        self.listener_names = {listener: spec.name for listener, spec in specs.items()}  # for logs
+        self.proxied = {listener for listener, spec in specs.items() if spec.proxy_protocol}  # PROXY first
+        self.hsts = {listener: spec.hsts for listener, spec in specs.items()
+                     if spec.hsts and listener in self.tls_contexts}
+        self.handshake_failures = EventThrottle("tls_handshake_failed", HANDSHAKE_FAILURES_PER_S)
         self.trusted = TrustedPeers(settings.get("trusted_proxies", ()))
         self.health_path = settings.get("health_path") or None
         self.taking_traffic = True  # False once the master announced a stop: health says 503
@@ -138,6 +145,7 @@ class ConnectionLoop:
                 last_tick = now
                 self._expire(now)
                 self._report_shed(now)
+                self.handshake_failures.flush(now)
                 self.scoreboard.beat(len(self.connections), self.requests_served)
                 on_tick()
 
@@ -258,6 +266,8 @@ class ConnectionLoop:
         if state == State.READY:
             if self.health_path is not None and self._answer_health_check(conn):
                 return
+            if isinstance(conn.state.request.error, TLSOnPlainPort):
+                self._handshake_failed(conn, "a TLS handshake on a plain-HTTP port")
             self._count_request()
             if conn.inline_capable:  # answered now, before any other event: it may stay watched
                 self._serve_on_loop(conn)
@@ -449,17 +459,29 @@ class ConnectionLoop:
 
     def _on_handshake(self, conn: Connection) -> None:
         self._watch(conn, 0)  # the handshake may replace the socket object
-        outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        try:
+            outcome = tls_handshake.advance(conn, self.tls_contexts[conn.listener])
+        except tls_handshake.HandshakeFailed as failure:
+            self._handshake_failed(conn, failure.reason)
+            self._close(conn)
+            return
         if outcome in (tls_handshake.WANT_READ, tls_handshake.WANT_WRITE):
             self._watch(conn, _READ if outcome == tls_handshake.WANT_READ else _WRITE)
         elif outcome == tls_handshake.PLAIN_HTTP:
-            tls_handshake.answer_plain_http(conn)
+            started = time.monotonic()
+            line, sent = tls_handshake.answer_plain_http(conn, self.limits.max_request_line_bytes)
+            log_plain_http_on_tls(conn, line, sent, time.monotonic() - started)
             conn.state.linger(time.monotonic())
             self._linger(conn)
-        elif outcome == tls_handshake.FAILED:
+        elif outcome == tls_handshake.CLOSED:
             self._close(conn)
         else:
             self._start_serving_tls(conn)
+
+    def _handshake_failed(self, conn: Connection, reason: str) -> None:
+        """Log (throttled) a handshake that failed, and why."""
+        self.handshake_failures.log(time.monotonic(), reason=reason, client=conn.client(),
+                                    listener=self.listener_names.get(conn.listener))
 
     def _start_serving_tls(self, conn: Connection) -> None:
         conn.state.handshake_done(time.monotonic())
@@ -487,7 +509,8 @@ class ConnectionLoop:
         request = conn.state.start_serving(now)
         writer.deferred = True
         try:
-            closes = self._answer(conn, Exchange(request, conn.state, conn.reader, on_loop=True))
+            closes = self._answer(conn, Exchange(request, conn.state, conn.reader, on_loop=True,
+                                                 hsts=self.hsts.get(conn.listener)))
         except NeedsThread:
             writer.discard()
             conn.state.requeue(time.monotonic())
@@ -570,6 +593,8 @@ class ConnectionLoop:
                 continue
             if state.state == State.IDLE and state.retiring:
                 self.closed_idle += 1
+            elif state.state == State.HANDSHAKE:
+                self._handshake_failed(conn, tls_handshake.timeout_reason(conn))
             self._close(conn)
 
     # -- in a serving thread -----------------------------------------------------------------
@@ -588,7 +613,8 @@ class ConnectionLoop:
             if handler.timeout is not None:  # the class's own, as StreamRequestHandler.setup applies it
                 conn.sock.settimeout(handler.timeout)
             conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
-            closes = self._answer(conn, Exchange(request, conn.state, conn.reader))
+            closes = self._answer(conn, Exchange(request, conn.state, conn.reader,
+                                                 hsts=self.hsts.get(conn.listener)))
             conn.sock.setblocking(False)
         except OSError:  # the client is gone or too slow
             closes = True

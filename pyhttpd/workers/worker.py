@@ -8,14 +8,19 @@ handler → report ready → serve → drain and exit. Signal handlers only reco
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
+from functools import partial
 
 import setproctitle
 
 from .. import logs
 from ..protocol.connection_state import State
-from ..tls import context_from_fd
+from ..tls import add_certificate_from_fd, context_from_fd
+from ..tls_policy import TLSPolicy
+from ..tls_sni import choose_by_server_name
+from ..tls_tickets import ListenerTickets, TicketChain
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line
@@ -28,16 +33,56 @@ _FAST = (signal.SIGINT, signal.SIGQUIT)
 _EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are cut
 
 
-def tls_context_for(listener: ListenerSpec):
-    """The SSLContext of a TLS listener, from the material the master passed; closes its fds."""
-    password = None
-    if listener.tls_password_fd is not None:
-        password = os.pread(listener.tls_password_fd, 4096, 0).decode()
-        os.close(listener.tls_password_fd)
+def tls_context_for(listener: ListenerSpec) -> tuple[ssl.SSLContext, ListenerTickets | None]:
+    """The SSLContext of a TLS listener, from the material the master passed, and its
+    session tickets (None: OpenSSL's own, this worker's); closes the fds.
+
+    With SNI certificates, it hands each connection to the context of its server name.
+    """
+    policy = TLSPolicy.from_dict(listener.tls_policy) if listener.tls_policy else None
+
+    def new_context(fd: int, password: str | None) -> ssl.SSLContext:
+        return context_from_fd(fd, password, policy)
+
+    context = _from_fds(listener.tls_fd, listener.tls_password_fd, new_context)
+    by_names: dict[frozenset, tuple[list[str], ssl.SSLContext]] = {}
+    for entry in listener.tls_sni:
+        names = frozenset(name.lower().rstrip(".") for name in entry["names"])
+        fds = entry["tls_fd"], entry["tls_password_fd"]
+        if names in by_names:  # the same names again: a certificate of the other key type
+            _from_fds(*fds, partial(add_certificate_from_fd, by_names[names][1]))
+        else:
+            by_names[names] = (entry["names"], _from_fds(*fds, new_context))
+    by_name = list(by_names.values())
+    choose_by_server_name(context, by_name)
+    if listener.tls_client_ca_fd is not None:
+        try:
+            for each in (context, *(ctx for _, ctx in by_name)):
+                each.load_verify_locations(cafile=f"/proc/self/fd/{listener.tls_client_ca_fd}")
+        finally:
+            os.close(listener.tls_client_ca_fd)
+    tickets = None
+    if listener.tls_tickets_fd is not None:
+        chain = TicketChain.from_text(_read_secret(listener.tls_tickets_fd))
+        tickets = ListenerTickets([context, *(ctx for _, ctx in by_name)], chain)
+    return context, tickets
+
+
+def _read_secret(fd: int) -> str:
+    """The text of a sealed memfd from the master (a password, a ticket chain); closes it."""
     try:
-        return context_from_fd(listener.tls_fd, password)
+        return os.pread(fd, 4096, 0).decode()
     finally:
-        os.close(listener.tls_fd)
+        os.close(fd)
+
+
+def _from_fds(material_fd: int, password_fd: int | None, load):
+    """``load(material_fd, password)`` with the password read from ``password_fd``; closes both."""
+    password = _read_secret(password_fd) if password_fd is not None else None
+    try:
+        return load(material_fd, password)
+    finally:
+        os.close(material_fd)
 
 
 def load_driver(settings: dict, listeners: list) -> HandlerDriver:
@@ -117,18 +162,17 @@ class Worker:
 
     def _load(self) -> None:
         self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
-        listeners, tls_contexts, proxied = [], {}, set()
+        listeners, tls_contexts, specs, self.tickets = [], {}, {}, []
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
             listener.setblocking(False)
             listeners.append(listener)
             if item.tls_fd is not None:
-                tls_contexts[listener] = tls_context_for(item)
-            if item.proxy_protocol:
-                proxied.add(listener)
+                tls_contexts[listener], tickets = tls_context_for(item)
+                self.tickets += [tickets] if tickets else []
+            specs[listener] = item
         driver = load_driver(self.settings, listeners)
-        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts,
-                                   frozenset(proxied))
+        self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts, specs)
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _report(self, event: str) -> None:
@@ -147,6 +191,8 @@ class Worker:
             self._reopen_logs()
         if signal.SIGUSR2 in signals:
             self.loop.taking_traffic = False  # a stop is coming: the health path says 503
+        for tickets in self.tickets:
+            tickets.refresh(time.time())
         if self.loop.draining and self.drain_started is None:
             self.drain_started = time.monotonic()  # max_requests reached
         graceful_s = self.settings["timeouts"]["graceful"]

@@ -19,7 +19,7 @@ ACCESS = [*FIXED, "remote_addr", "remote_port", "method", "path", "query", "prot
 # Fields that may follow the documented ones: the TLS details (null over plain TCP), the
 # balancer that named the client (null for a direct one), and the names of the fields cut
 # to keep the line within MAX_LINE_BYTES.
-OPTIONAL_TAIL = ("tls_version", "tls_cipher", "peer_addr", "truncated")
+OPTIONAL_TAIL = ("tls_version", "tls_cipher", "tls_client", "peer_addr", "truncated")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 

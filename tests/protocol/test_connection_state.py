@@ -11,6 +11,7 @@ from pyhttpd.protocol.connection_state import (
     InvalidTransition,
     State,
     Timeouts,
+    TLSOnPlainPort,
 )
 
 T = Timeouts(keepalive=5, request_head=10, request_body=30, request=60, linger=2, retire_idle=1, min_rate=100)
@@ -114,6 +115,26 @@ def test_a_request_that_breaks_a_rule_is_ready_with_its_error_and_closes(data, s
     assert conn.receive(data, 1.0) == State.READY
     assert conn.request.error.status == status and conn.must_close
     assert served(conn, closes=False) == State.LINGERING  # whatever the handler said
+
+
+def test_a_tls_handshake_on_a_plain_connection_is_refused_at_its_first_byte():
+    """A ClientHello has no line end for the parser to wait for: 0x16, which no request line
+    starts with, is refused at once, not at the head timeout."""
+    conn = machine()
+    assert conn.receive(b"\x16", 1.0) == State.READY
+    assert isinstance(conn.request.error, TLSOnPlainPort) and conn.request.error.status == 400
+    assert conn.request.line is None and conn.must_close
+    assert served(conn) == State.LINGERING
+
+
+def test_a_tls_connection_or_a_later_request_is_not_taken_for_a_handshake():
+    tls = machine(tls=True)
+    tls.handshake_done(0.5)
+    assert tls.receive(b"\x16GET", 1.0) == State.READING_HEAD  # decrypted bytes: the parser judges
+    kept = machine()
+    kept.receive(GET, 1.0)
+    served(kept)
+    assert kept.receive(b"\x16", 2.0) == State.READING_HEAD
 
 
 def test_a_head_too_large_is_refused_before_its_end_arrives():

@@ -179,6 +179,7 @@ def test_clients_breaking_the_protocol_do_not_kill_the_worker(https_master, pki)
 
 def _start_errors(pki, server_cert, tmp_path):
     other_key = pki.new_key("other")
+    rsa_key = pki.new_rsa_key("rsa")
     expired = pki.issue("expired", expired=True)
     encrypted, password_file = pki.encrypt_key(server_cert.key, "the password")
     wrong_password = tmp_path / "wrong.password"
@@ -194,7 +195,10 @@ def _start_errors(pki, server_cert, tmp_path):
         "bad key": (["--tls-cert", cert, "--tls-key", str(garbage)],
                     f"key {garbage} holds no PEM private key"),
         "mismatched key": (["--tls-cert", cert, "--tls-key", str(other_key)],
-                           f"key {other_key} does not match certificate {cert}"),
+                           f"the key does not match the certificate (key {other_key}, certificate {cert})"),
+        "RSA key for an ECDSA certificate": (
+            ["--tls-cert", cert, "--tls-key", str(rsa_key)],
+            f"the key does not match the certificate (key {rsa_key}, certificate {cert})"),
         "wrong password": (["--tls-cert", cert, "--tls-key", str(encrypted), "--tls-password-file",
                             str(wrong_password)], f"cannot decrypt key {encrypted}: wrong password"),
         "no password": (["--tls-cert", cert, "--tls-key", str(encrypted)],
@@ -211,7 +215,8 @@ def _run_master(args: list[str], cwd, **popen) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("case", ["bad certificate", "missing certificate", "bad key", "mismatched key",
-                                  "wrong password", "no password", "expired"])
+                                  "RSA key for an ECDSA certificate", "wrong password", "no password",
+                                  "expired"])
 def test_bad_tls_material_at_start_is_one_line_and_exit_1(case, pki, server_cert, tmp_path, site):
     args, expected = _start_errors(pki, server_cert, tmp_path)[case]
     done = _run_master(["-d", str(site), *args], tmp_path, stdin=subprocess.DEVNULL, start_new_session=True)

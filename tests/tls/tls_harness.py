@@ -34,6 +34,30 @@ graceful = 5
     return str(path)
 
 
+def secure_and_plain_config(path: Path, site: Path, cert, *, top: str = "",
+                            timeouts: str = "") -> tuple[str, dict]:
+    """A one-worker TOML config serving ``site`` on two listeners of 127.0.0.1: "secure" over
+    HTTPS with ``cert``, "plain" over HTTP. Returns (its path, {name: port})."""
+    ports = {"secure": free_port(), "plain": free_port()}
+    path.write_text(f"""
+workers = 1
+directory = "{site}"
+{top}
+[[listen]]
+address = "{HOST}:{ports['secure']}"
+name = "secure"
+tls_cert = "{cert.cert}"
+tls_key = "{cert.key}"
+[[listen]]
+address = "{HOST}:{ports['plain']}"
+name = "plain"
+[timeouts]
+worker_ready = 15
+{timeouts}
+""")
+    return str(path), ports
+
+
 def https_get(port: int, path: str = "/index.txt", context: ssl.SSLContext | None = None,
               timeout: float = 5.0):
     """One GET on a fresh TLS connection: (status, headers, body, the server's DER certificate)."""

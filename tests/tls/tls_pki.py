@@ -70,9 +70,22 @@ class PKI:
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", str(key))
         return key
 
-    def issue(self, name: str, days: int = 2, expired: bool = False) -> Issued:
-        """A server certificate ``name.pem`` (CN=localhost) with a new key ``name.key``."""
-        key, csr, cert = self.new_key(name), self.dir / f"{name}.csr", self.dir / f"{name}.pem"
+    def new_rsa_key(self, name: str) -> Path:
+        key = self.dir / f"{name}.key"
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key))
+        return key
+
+    def issue(self, name: str, days: int = 2, expired: bool = False, dns: tuple[str, ...] = (),
+              rsa: bool = False) -> Issued:
+        """A server certificate ``name.pem`` (CN=localhost, O=name) with a new key ``name.key``
+        (EC P-256, or RSA 2048); for 127.0.0.1 and localhost, or for the host names ``dns``."""
+        key = self.new_rsa_key(name) if rsa else self.new_key(name)
+        csr, cert = self.dir / f"{name}.csr", self.dir / f"{name}.pem"
+        extensions = self.dir / "server.ext"
+        if dns:
+            extensions = self.dir / f"{name}.ext"
+            names = ", ".join(f"DNS:{host}" for host in dns)
+            extensions.write_text(_SERVER_EXTENSIONS.replace("DNS:localhost, IP:127.0.0.1", names))
         openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", f"/CN=localhost/O={name}")
         self._serial += 1
         if expired:
@@ -80,7 +93,20 @@ class PKI:
         else:
             openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert), "-CAkey", str(self.ca_key),
                     "-set_serial", str(self._serial), "-days", str(days), "-sha256",
-                    "-extfile", str(self.dir / "server.ext"), "-out", str(cert))
+                    "-extfile", str(extensions), "-out", str(cert))
+        return Issued(cert, key)
+
+    def issue_client(self, name: str) -> Issued:
+        """A client certificate (CN=name, O=clients, extendedKeyUsage clientAuth) and its key."""
+        key, csr, cert = self.new_key(name), self.dir / f"{name}.csr", self.dir / f"{name}.pem"
+        openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", f"/CN={name}/O=clients")
+        extensions = self.dir / "client.ext"
+        extensions.write_text("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+                              "extendedKeyUsage = clientAuth\n")
+        self._serial += 1
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert), "-CAkey", str(self.ca_key),
+                "-set_serial", str(self._serial), "-days", "2", "-sha256", "-extfile", str(extensions),
+                "-out", str(cert))
         return Issued(cert, key)
 
     def _sign_expired(self, csr: Path, cert: Path) -> None:
