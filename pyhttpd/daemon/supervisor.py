@@ -27,6 +27,8 @@ from .proctitle import master_title, set_title
 from .run_state import ReloadOutcome, RunState, monotonic_usec, state_file_path
 from .signal_queue import SignalQueue
 from .sockets import DEFAULT_BACKLOG, BoundListener
+from .status_file import StatusFile, status_file_path
+from .status_snapshot import MasterFacts, snapshot
 from .status_text import RELOADING, SERVING, STARTING, STOPPING, describe
 from .systemd import Notifier
 from .worker_handle import WORKER_COMMAND
@@ -58,6 +60,8 @@ class Supervisor:
         self.listener_set = ListenerSet(DEFAULT_BACKLOG, self.passed, store)
         self.pidfile = Pidfile(config.pidfile) if config.pidfile else None
         self.run_state = RunState(state_file_path(config.pidfile))
+        self.status_file = StatusFile(status_file_path(config.pidfile))
+        self.started, self.started_unix = time.monotonic(), time.time()
         self.phase = STARTING
         self.announced_ready = False  # READY=1 sent for the first generation
         self.reload: tuple[int, int] | None = None  # (generation, started_usec) of the reload under way
@@ -157,6 +161,7 @@ class Supervisor:
         if self.signals is not None:
             self.signals.uninstall()
         self.run_state.remove()
+        self.status_file.remove()
         log_event("stop")
 
     # -- one pass of the loop --------------------------------------------------------------------
@@ -177,7 +182,10 @@ class Supervisor:
         if not self.fleet.is_rolling_out():
             self._after_rollout()
         self._refresh_title()
-        self._report(time.monotonic())
+        now = time.monotonic()
+        if self.status_file.path is not None:
+            self.status_file.update(self.snapshot(), now)
+        self._report(now)
 
     def dispatch(self, signum: int) -> None:
         """Act on one signal (see docs/signals.md)."""
@@ -187,6 +195,13 @@ class Supervisor:
             signal.SIGTTIN: self.handle_ttin, signal.SIGTTOU: self.handle_ttou,
             signal.SIGUSR1: self.handle_usr1, signal.SIGCHLD: self.handle_chld,
         }[signum]()
+
+    def snapshot(self) -> dict:
+        """What the master and each worker are doing now (status_snapshot.py)."""
+        generation = self.reload[0] if self.phase == RELOADING else self.fleet.current.number
+        facts = MasterFacts(self.config.name, self.phase, generation, self.fleet.target, self.started,
+                            self.started_unix, self.last_reload, self.stop_reason)
+        return snapshot(facts, self.fleet.handles)
 
     # -- signal handlers (called from the loop, never from signal context) -----------------------
 

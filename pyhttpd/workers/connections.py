@@ -40,6 +40,7 @@ from . import tls_handshake
 from .access_log import log_access
 from .connection import Connection
 from .contract import Scoreboard
+from .counters import WorkerCounters
 from .pool import ServingPool
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
@@ -85,6 +86,8 @@ class ConnectionLoop:
         # its short answers are given on this thread. User code may wait.
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
+        self.counters = WorkerCounters(len(listeners))  # stamped into the scoreboard with each beat
+        self._listener_index = {listener: index for index, listener in enumerate(listeners)}
         self.make_handler = make_handler
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
@@ -128,8 +131,12 @@ class ConnectionLoop:
                 last_tick = now
                 self._expire(now)
                 self._report_shed(now)
-                self.scoreboard.beat(len(self.connections), self.requests_served)
+                self._beat()
                 on_tick()
+
+    def _beat(self) -> None:
+        self.scoreboard.beat(len(self.connections), self.requests_served)
+        self.scoreboard.stamp_counters(self.counters, logs.current().dropped())
 
     def wake(self) -> None:
         """Make ``run`` look at its state now (safe from threads and signal handlers)."""
@@ -160,6 +167,7 @@ class ConnectionLoop:
         A connection a thread owns is only interrupted: its thread may still be in a
         handler, and the process is about to exit anyway.
         """
+        self._beat()  # the last counts, for the master's totals once this worker has exited
         if self.closed_idle:
             logs.current().events.info("connections_closed_idle", count=self.closed_idle)
         for conn in list(self.connections):
@@ -324,6 +332,7 @@ class ConnectionLoop:
             if conn in self.connections and conn.state.state in SHEDDABLE and conn.state.since == since:
                 self._close(conn)
                 self._shed_since_report += 1
+                self.counters.shed_one()
                 return True
 
     def _report_accept_pause(self, error: OSError) -> None:
@@ -526,7 +535,9 @@ class ConnectionLoop:
             conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         finally:
             handler.exchange = None
-        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before)
+        sent = conn.writer.bytes_written - written_before
+        log_access(conn, handler, time.monotonic() - started, sent)
+        self.counters.request(self._listener_index.get(conn.listener, 0), handler._status, sent)
         handler._forget_request()  # idle connections must stay small
         return handler.close_connection
 

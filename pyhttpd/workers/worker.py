@@ -119,7 +119,8 @@ class Worker:
     def _load(self) -> None:
         handler = load_handler(self.settings["handler"], self.settings["cgi"])
         self.handler_class = driven(configure(handler, self.settings))
-        self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
+        self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"],
+                                     len(self.spec.listeners))
         listeners, tls_contexts = [], {}
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)
