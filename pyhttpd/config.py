@@ -20,7 +20,15 @@ from typing import Any, NamedTuple
 from . import __version__
 from .config_render import default_text, render_example_config, render_reference
 from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
-from .config_values import Invalid, Listener, check_listeners, parse_address, show, tls_files
+from .config_values import (
+    Invalid,
+    Listener,
+    check_admin_address,
+    check_listeners,
+    parse_address,
+    show,
+    tls_files,
+)
 from .protocol import Limits
 
 __all__ = [
@@ -102,6 +110,7 @@ class Config:
     max_ranges: int
     mime_types: tuple[tuple[str, str], ...]  # (".ext", "media/type")
     cache_control: tuple[tuple[str, str], ...]  # (glob, value)
+    admin_listen: Listener | str | None  # None: off; "auto": in $RUNTIME_DIRECTORY
     config_file: str | None = None  # the --config file, absolute, to read again on reload
 
     def limits(self) -> Limits:
@@ -293,6 +302,10 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
         check_listeners(values["listen"])
     except Invalid as invalid:
         raise _blame(raw, ("listen",), invalid) from None
+    try:
+        check_admin_address(values["admin.listen"], values["listen"])
+    except Invalid as invalid:
+        raise _blame(raw, ("admin.listen",), invalid) from None
     if values["cgi"]:
         if values["handler"] not in (STATIC_HANDLER, CGI_HANDLER):
             problem = f"cgi = true needs the built-in handler, but handler is {show(values['handler'])}"

@@ -103,6 +103,10 @@ It reads the status file the master keeps beside its run\\-state file:
 the template instance pyhttpd@\\fISITE\\fR, else $RUNTIME_DIRECTORY/pyhttpd.status, else
 /run/pyhttpd/pyhttpd.status (pyhttpd.service).
 Exit status 0, or 1 when no master runs there.
+.PP
+With admin.listen set, the master also answers GET /ready (200 once its generation serves,
+503 while it starts or drains), GET /metrics (Prometheus text format) and GET /status on
+that address, never a public listener's.
 .SH SIGNALS
 Send signals to the master; it forwards what the workers need.
 .TP

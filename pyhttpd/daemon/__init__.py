@@ -29,6 +29,7 @@ point; ``supervisor.Supervisor.run`` the table of contents.
     status_file.py     that snapshot in a file, for ``pyhttpd status`` (status_command.py,
                        status_render.py)
     tally.py           what the master counts over its life (worker starts/exits/kills, reloads)
+    admin.py           the admin listener: /ready, /metrics (metrics.py), /status, on the loop
     pidfile.py daemonize.py privileges.py logfiles.py proctitle.py events.py handler_check.py
                        one OS integration each
 """
