@@ -150,6 +150,13 @@ def test_metrics_scraped_during_a_load_equal_the_requests_sent(start_master, tmp
     assert status == 200 and content_type == "application/json"
     assert json.loads(body)["generation"] == 2
     assert admin_get(str(admin), "/nothing")[0] == 404
+    config = tmp_path / "pyhttpd.toml"
+    config.write_text(config.read_text().replace("workers = 3", "workers = 0"))
+    mark = master.mark()
+    master.signal(signal.SIGHUP)
+    master.wait_for("reload_failed", since=mark)
+    samples = wait_metrics(str(admin), lambda s: s['pyhttpd_reloads_total{outcome="failed"}'] == 1)
+    assert samples['pyhttpd_reloads_total{outcome="ok"}'] == 1 and samples["pyhttpd_ready"] == 1
     master.signal(signal.SIGTERM)
     assert master.wait_exit(15) == 0
     assert not admin.exists()  # removed at exit
@@ -170,8 +177,14 @@ graceful = 20
 """)
     master = start_master(["--config", config])
     master.wait_for("ready")
+    # A client that sends half a request and waits holds nothing up: the master's loop never
+    # waits on one.
+    stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stalled.connect(str(admin))
+    stalled.sendall(b"GET /rea")
     status, _, body = admin_get(str(admin), "/ready")
     assert (status, body) == (200, "ready: generation 1\n")
+    stalled.close()
     answered = []
     slow = threading.Thread(target=lambda: answered.append(get(master.port, "/sleep?s=3", timeout=15)[0]))
     slow.start()
