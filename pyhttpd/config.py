@@ -27,6 +27,7 @@ from .config_values import (
     NEEDS_CLIENT_CA,
     Invalid,
     Listener,
+    check_admin_address,
     check_listeners,
     parse_address,
     show,
@@ -126,6 +127,7 @@ class Config:
     max_ranges: int
     mime_types: tuple[tuple[str, str], ...]  # (".ext", "media/type")
     cache_control: tuple[tuple[str, str], ...]  # (glob, value)
+    admin_listen: Listener | str | None  # None: off; "auto": in $RUNTIME_DIRECTORY
     config_file: str | None = None  # the --config file, absolute, to read again on reload
 
     def limits(self) -> Limits:
@@ -328,6 +330,10 @@ def _combine(values: dict[str, Any], raw: dict[str, tuple[Any, _Origin]]) -> Non
     if any(listener.proxy_protocol for listener in values["listen"]) and not values["trusted_proxies"]:
         problem = "a listener with proxy_protocol = true needs trusted_proxies (--trusted-proxy)"
         raise _blame(raw, ("trusted_proxies", "listen"), Invalid(problem))
+    try:
+        check_admin_address(values["admin.listen"], values["listen"])
+    except Invalid as invalid:
+        raise _blame(raw, ("admin.listen",), invalid) from None
     if values["cgi"]:
         if values["handler"] not in (STATIC_HANDLER, CGI_HANDLER):
             problem = f"cgi = true needs the built-in handler, but handler is {show(values['handler'])}"

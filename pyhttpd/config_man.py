@@ -53,6 +53,10 @@ pyhttpd \\- HTTP server daemon, a master process with worker processes
 .B pyhttpd \\-\\-reload\\-and\\-wait
 (\\fB\\-\\-pid\\fR \\fIPID\\fR | \\fB\\-\\-pidfile\\fR \\fIPATH\\fR) [\\fB\\-\\-timeout\\fR \\fISECONDS\\fR]
 .br
+.B pyhttpd status
+[\\fISITE\\fR] [\\fB\\-\\-json\\fR]
+[\\fB\\-\\-pidfile\\fR \\fIPATH\\fR | \\fB\\-\\-status\\-file\\fR \\fIPATH\\fR]
+.br
 .B pyhttpd \\-\\-version
 .SH DESCRIPTION
 .B pyhttpd
@@ -89,6 +93,20 @@ List the flags and exit.
 """
 
 _TAIL = """\
+.SH STATUS
+.B pyhttpd status
+shows what a running master is doing: its PID, phase, generation and uptime, each worker
+(PID, state, requests served, connections, busy threads) and each request a handler is
+running, with its method, path, client and age; \\fB\\-\\-json\\fR prints it as one JSON object.
+It reads the status file the master keeps beside its run\\-state file:
+\\fIPATH\\fR.status for \\fB\\-\\-pidfile\\fR \\fIPATH\\fR, /run/pyhttpd\\-\\fISITE\\fR/pyhttpd.status for
+the template instance pyhttpd@\\fISITE\\fR, else $RUNTIME_DIRECTORY/pyhttpd.status, else
+/run/pyhttpd/pyhttpd.status (pyhttpd.service).
+Exit status 0, or 1 when no master runs there.
+.PP
+With admin.listen set, the master also answers GET /ready (200 once its generation serves,
+503 while it starts or drains), GET /metrics (Prometheus text format) and GET /status on
+that address, never a public listener's.
 .SH SIGNALS
 Send signals to the master; it forwards what the workers need.
 .TP
@@ -121,13 +139,17 @@ The configuration file of pyhttpd.service.
 .I /etc/systemd/system/pyhttpd.socket
 The units scripts/install\\-systemd installs.
 .TP
+.I /run/pyhttpd/pyhttpd.status
+The status file of pyhttpd.service, read by pyhttpd status.
+.TP
 .I /etc/logrotate.d/pyhttpd
 Rotates the log files in /var/log/pyhttpd and sends USR1 to each master.
 .SH SEE ALSO
 .BR systemctl (1),
 .BR systemd.socket (5),
 .BR logrotate (8);
-docs/configuration.md, docs/signals.md, docs/logging.md and docs/systemd.md in pyhttpd's sources.
+docs/configuration.md, docs/signals.md, docs/status.md, docs/logging.md and docs/systemd.md in
+pyhttpd's sources.
 """
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config_values import (
+    ADMIN_ADDRESS,
     BOOLEAN,
     CACHE_RULES,
     DIRECTORY,
@@ -280,6 +281,13 @@ SETTINGS: tuple[Setting, ...] = (
            '"/" matches the whole path ("/assets/*"), one without matches the last segment '
            '("*.css"). --cache-control may be repeated; given on the command line, it replaces '
            "the file's list."),
+    # [admin]
+    S("admin.listen", "admin_listen", ADMIN_ADDRESS, "", flags=("--admin-listen",), metavar="ADDRESS",
+      example="auto",
+      help='Where the master answers GET /ready, /metrics (Prometheus) and /status (docs/status.md): '
+           '"" is off; "auto" is unix:$RUNTIME_DIRECTORY/admin.sock under systemd; or an address '
+           "of its own (HOST:PORT or unix:/path), never a [[listen]] one. A unix socket is made "
+           "mode 0600. Changed by a restart, not a reload."),
 )
 
 BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
@@ -288,4 +296,5 @@ SECTIONS: dict[str, str] = {  # TOML table -> what its keys are about
     "limits": "Limits on what a client may send, and on each worker.",
     "logs": "Logging.",
     "static": "The built-in static file handler (docs/static-files.md).",
+    "admin": "The admin listener: readiness, metrics and status, served by the master.",
 }

@@ -590,6 +590,37 @@ def with_tls_settings(listener: Listener, index: int, top: dict[str, Any]) -> Li
     return replace(listener, tls=tls)
 
 
+ADMIN_AUTO = "auto"  # unix:$RUNTIME_DIRECTORY/admin.sock, resolved by the master
+
+
+def _convert_admin_address(value: Any) -> Listener | str | None:
+    if value == "":
+        return None
+    if value == ADMIN_AUTO:
+        return ADMIN_AUTO
+    listener = parse_address(value)
+    if listener.kind == "tcp" and listener.port is None:
+        raise Invalid(f"needs a port (HOST:PORT), got {show(value)}")
+    return listener
+
+
+ADMIN_ADDRESS = Kind(f'"" (off), "{ADMIN_AUTO}", or an address: {ADDRESS_FORMS}', _convert_admin_address)
+
+
+def check_admin_address(admin: Listener | str | None, listeners: tuple[Listener, ...]) -> None:
+    """Refuse an admin address that is also a public listener's; raises Invalid."""
+    if not isinstance(admin, Listener):
+        return
+    for listener in listeners:
+        same = (admin.kind, admin.host, admin.port, admin.path) == \
+            (listener.kind, listener.host, listener.port, listener.path)
+        wildcard = admin.kind == listener.kind == "tcp" and admin.port == listener.port and \
+            {admin.host, listener.host} & {"::", "0.0.0.0"}
+        if (same or wildcard) and admin.port != 0:
+            raise Invalid(f"{admin} is also a public listener ({listener}): the admin listener needs "
+                          "an address of its own")
+
+
 def check_listeners(listeners: tuple[Listener, ...]) -> None:
     """Refuse two listeners on one address or one name (ports already applied); raises Invalid."""
     seen: dict[object, Listener] = {}

@@ -167,6 +167,10 @@ class Logs:
     sinks: list[LineSink]
     access_line: AccessLine | None = None  # writes the per-request access event; None when the log is off
 
+    def dropped(self) -> int:
+        """Lines lost by this process's logs so far (a full disk, a closed stream)."""
+        return sum(sink.dropped for sink in self.sinks)
+
     def reopen(self) -> None:
         """Reopen every file target; raises OSError for the first that cannot be opened."""
         for sink in self.sinks:

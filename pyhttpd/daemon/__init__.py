@@ -25,6 +25,11 @@ point; ``supervisor.Supervisor.run`` the table of contents.
     idle_exit.py       idle_exit_after: no connection for that long
     run_state.py       the run-state file: how the last reload ended, for the reload waiter
     reload_wait.py     ``pyhttpd --reload-and-wait``: HUP, then wait for the outcome (ExecReload=)
+    status_snapshot.py the master and each worker's scoreboard as one dict (docs/status.md)
+    status_file.py     that snapshot in a file, for ``pyhttpd status`` (status_command.py,
+                       status_render.py)
+    tally.py           what the master counts over its life (worker starts/exits/kills, reloads)
+    admin.py           the admin listener: /ready, /metrics (metrics.py), /status, on the loop
     pidfile.py daemonize.py privileges.py logfiles.py proctitle.py events.py handler_check.py
                        one OS integration each
 """

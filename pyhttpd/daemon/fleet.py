@@ -21,6 +21,7 @@ from .backoff import SlotBackoff, is_early_death
 from .events import ERROR, INFO, WARNING, log_event
 from .generation import Generation
 from .liveness import find_hang
+from .tally import Tally
 from .worker_handle import WORKER_COMMAND, WorkerHandle
 from .worker_settings import worker_settings
 
@@ -39,6 +40,7 @@ class Fleet:
         self._fallback_target = target
         self._backoffs: dict[int, SlotBackoff] = {}
         self.last_failure: str | None = None  # why the last rollout was abandoned
+        self.tally = Tally()  # starts, exits, kills, and exited workers' counters (metrics)
 
     # -- questions -----------------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class Fleet:
         self._kill_unready(now)
         for handle in self.handles:
             if handle.kill_if_overdue(now):
+                self.tally.kills["stop_deadline"] += 1
                 log_event("worker_killed", WARNING, reason="stop deadline passed", **_who(handle))
         if not self.stopping:
             self._keep_count(now)
@@ -131,6 +134,8 @@ class Fleet:
             if handle.reap() is None:
                 continue
             self.handles.remove(handle)
+            self.tally.exits += 1
+            self.tally.absorb([listener.name for listener in handle.listeners], handle.last_counters)
             lifetime = now - handle.spawned_at
             level = INFO if asked_to_stop or handle.returncode == 0 else ERROR
             log_event("worker_exited", level, lifetime_s=round(lifetime, 3), **_who(handle),
@@ -150,6 +155,7 @@ class Fleet:
             hang = find_hang(handle.scoreboard, now, timeout_s)
             if hang is not None:
                 handle.abort()
+                self.tally.kills["hung"] += 1
                 log_event("worker_timeout", ERROR, timeout_s=timeout_s, **hang.log_fields(), **_who(handle))
 
     def _kill_unready(self, now: float) -> None:
@@ -158,6 +164,7 @@ class Fleet:
             starting = handle.is_serving_or_starting() and not handle.is_ready()
             if starting and now - handle.spawned_at > limit_s:
                 handle.kill()
+                self.tally.kills["not_ready"] += 1
                 log_event("worker_not_ready", ERROR, timeout_s=limit_s, **_who(handle))
                 if handle.generation != self.current.number or self.stopping:
                     continue
@@ -210,6 +217,7 @@ class Fleet:
             self._record_exit(index, now, early=True)
             return
         self.handles.append(handle)
+        self.tally.starts += 1
         log_event("worker_spawned", max_requests=settings["max_requests"], **_who(handle))
 
     def _retire(self, handle: WorkerHandle, reason: str) -> None:

@@ -4,7 +4,8 @@ Exit status: 0 after a requested stop (TERM, INT, QUIT), an idle exit, or a vali
 ``--check-config``; 1 when the config is invalid or the server cannot start (address in use,
 another instance holds the pidfile, the handler does not import, user/group set without
 root); 2 for a malformed command line (argparse). ``pyhttpd --reload-and-wait`` is the
-ExecReload= helper (reload_wait.py), with its own exit statuses.
+ExecReload= helper (reload_wait.py), and ``pyhttpd status`` shows a running master
+(status_command.py), each with its own exit statuses.
 """
 
 import sys
@@ -23,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     # module imports nothing heavy at its top for that reason.)
     signal_hold.hold()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["status"]:
+        signal_hold.let_go()
+        from .status_command import main as status
+
+        return status(argv)
     if "--reload-and-wait" in argv:
         signal_hold.let_go()
         from .reload_wait import main as reload_and_wait

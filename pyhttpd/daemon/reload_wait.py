@@ -19,6 +19,7 @@ import sys
 import time
 
 from .. import logs
+from .json_file import process_exists
 from .run_state import monotonic_usec, read_run_state, state_file_path
 
 DEFAULT_TIMEOUT_S = 90.0  # systemd's default TimeoutStartSec=, which also bounds ExecReload=
@@ -73,7 +74,7 @@ def reload_and_wait(pid: int, state_path: str, timeout_s: float) -> dict:
                 return outcome
             if state.get("phase") == "stopping":
                 raise ReloadWaitError(f"master {pid} is stopping; the reload was not done")
-        if not _alive(pid):
+        if not process_exists(pid):
             raise ReloadWaitError(f"master {pid} exited before the reload finished")
         if time.monotonic() >= deadline:
             raise ReloadWaitError(f"master {pid} did not finish the reload within {timeout_s:g}s "
@@ -107,16 +108,6 @@ def _pid_from(pidfile: str) -> int:
     if not text.isdigit():
         raise ReloadWaitError(f"the pidfile {pidfile} holds no PID")
     return int(text)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _report(ok: bool, event: str, message: str, generation: int | None = None, **fields: object) -> None:

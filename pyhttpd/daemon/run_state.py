@@ -14,10 +14,11 @@ pidfile (``PIDFILE.state``); without either, there is none.
 """
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
+
+from .json_file import read_json_object, write_json
 
 STATE_FILE_NAME = "pyhttpd.state"
 
@@ -60,16 +61,7 @@ class RunState:
             return False
         record = {"pid": os.getpid(), "phase": phase, "generation": generation,
                   "reload": asdict(reload) if reload else None}
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        try:
-            with open(temporary, "w", encoding="utf-8") as file:
-                json.dump(record, file)
-            os.replace(temporary, self.path)
-            return True
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            return False
+        return write_json(self.path, record)
 
     def remove(self) -> None:
         """Remove the file if it is still this process's."""
@@ -80,9 +72,4 @@ class RunState:
 
 def read_run_state(path: str) -> dict | None:
     """The run-state record at ``path``; None if missing or unreadable."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            record = json.load(file)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
+    return read_json_object(path)

@@ -58,14 +58,17 @@ class SignalQueue:
         with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"\0")
 
-    def wait(self, timeout_s: float, fds: list[int]) -> list[int]:
-        """Sleep until a signal arrives, one of ``fds`` is readable, or ``timeout_s`` passes.
+    def wait(self, timeout_s: float, fds: list[int], writable: list[int] = ()) -> list[int]:
+        """Sleep until a signal arrives, one of ``fds`` is readable, one of ``writable`` has
+        room to write, or ``timeout_s`` passes.
 
-        Returns the readable fds among ``fds`` (the wake-up pipe is drained here).
+        Returns the ready fds among both (the wake-up pipe is drained here).
         """
         poller = select.poll()
         for fd in (self._wake_r, *fds):
             poller.register(fd, select.POLLIN)
+        for fd in writable:
+            poller.register(fd, select.POLLOUT)
         try:
             readable = [fd for fd, _ in poller.poll(max(0.0, timeout_s) * 1000)]
         except InterruptedError:

@@ -7,11 +7,14 @@ enqueue (signal_queue.py); docs/signals.md has the table of what each signal doe
 docs/systemd.md what systemd is told when.
 """
 
+import json
 import signal
 import time
 
+from .. import logs
 from ..config import Config
 from .activation import PassedSockets, not_passed
+from .admin import AdminServer, Response, admin_address
 from .daemonize import detach
 from .events import ERROR, WARNING, log_event, reopen_log, use_log_target
 from .fdstore import FdStore
@@ -22,11 +25,14 @@ from .listener_set import ListenerSet
 from .load import Load, measure
 from .logfiles import log_targets, point_stderr_at, reopen_stderr
 from .manager_link import ManagerLink
+from .metrics import render_metrics
 from .pidfile import Pidfile
 from .proctitle import master_title, set_title
 from .run_state import ReloadOutcome, RunState, monotonic_usec, state_file_path
 from .signal_queue import SignalQueue
 from .sockets import DEFAULT_BACKLOG, BoundListener
+from .status_file import StatusFile, status_file_path
+from .status_snapshot import MasterFacts, snapshot, with_ages
 from .status_text import RELOADING, SERVING, STARTING, STOPPING, describe
 from .systemd import Notifier
 from .worker_handle import WORKER_COMMAND
@@ -34,7 +40,7 @@ from .worker_handle import WORKER_COMMAND
 TICK_S = 0.25  # housekeeping cadence when nothing happens: heartbeats, deadlines, backoff
 FAST_STOP_GRACE_S = 2.0  # after INT/QUIT, time for workers to close before SIGKILL
 STALLED_STOP_S = 5.0  # a stop still running this long after its kill deadline is stuck
-_RESTART_ONLY = ("pidfile", "daemon", "error_log", "log_directory")  # the master's own settings
+_RESTART_ONLY = ("pidfile", "daemon", "error_log", "log_directory", "admin_listen")  # the master's own
 
 
 class Supervisor:
@@ -58,6 +64,8 @@ class Supervisor:
         self.listener_set = ListenerSet(DEFAULT_BACKLOG, self.passed, store)
         self.pidfile = Pidfile(config.pidfile) if config.pidfile else None
         self.run_state = RunState(state_file_path(config.pidfile))
+        self.status_file = StatusFile(status_file_path(config.pidfile))
+        self.started, self.started_unix = time.monotonic(), time.time()
         self.phase = STARTING
         self.announced_ready = False  # READY=1 sent for the first generation
         self.reload: tuple[int, int] | None = None  # (generation, started_usec) of the reload under way
@@ -68,6 +76,7 @@ class Supervisor:
         self.unready_until: float | None = None  # a TERM's drain_delay runs until then
         self.signals: SignalQueue | None = None
         self.fleet: Fleet | None = None
+        self.admin: AdminServer | None = None
         self.stopping = False
         self.reload_pending = False
         self.awaiting_logs: set[int] | None = None  # workers yet to answer USR1
@@ -97,6 +106,7 @@ class Supervisor:
             self.pidfile.acquire()  # a second instance stops here, naming the first's PID
         try:
             generation = build_generation(self.config, 1, self.listener_set, self.command)
+            self._bind_admin()
             # Also under socket activation: a previous run without it may have left some.
             unclaimed = self.listener_set.release_unclaimed(FdStore(self.link.notifier) if self.link.enabled
                                                             else None)
@@ -106,6 +116,8 @@ class Supervisor:
                 point_stderr_at(log_targets(self.config)[1])
             use_log_target(log_targets(self.config)[1], self.config.log_level)
         except BaseException:
+            if self.admin is not None:
+                self.admin.close()
             self.listener_set.close_all()
             if self.pidfile:
                 self.pidfile.release()
@@ -114,6 +126,9 @@ class Supervisor:
                   pidfile=self.config.pidfile, user=self.config.user, name=self.config.name)
         self._log_systemd(unclaimed)
         _log_listening(generation.listeners)
+        if self.admin is not None:
+            log_event("admin_listening", address=self.admin.bound.address, port=self.admin.bound.port,
+                      paths=["/ready", "/metrics", "/status"])
         self._warn_systemd_settings(generation.config)
         self.run_state.write(self.phase, 1, None)
         return generation
@@ -155,11 +170,14 @@ class Supervisor:
             for handle in self.fleet.handles:
                 handle.kill()
         self.listener_set.close_all()
+        if self.admin is not None:
+            self.admin.close()
         if self.pidfile:
             self.pidfile.release()
         if self.signals is not None:
             self.signals.uninstall()
         self.run_state.remove()
+        self.status_file.remove()
         log_event("stop")
 
     # -- one pass of the loop --------------------------------------------------------------------
@@ -168,8 +186,9 @@ class Supervisor:
         """Wait for a signal, a status line or the tick; dispatch signals; housekeeping; tell
         systemd (status, idle exit, drain progress, watchdog)."""
         watchdog_due = self.link.seconds_to_watchdog(time.monotonic())
+        readable, writable = self.admin.fds() if self.admin is not None else ([], [])
         self.signals.wait(timeout_s if watchdog_due is None else min(timeout_s, watchdog_due),
-                          self.fleet.status_fds())
+                          self.fleet.status_fds() + readable, writable)
         for signum in self.signals.take():
             self.dispatch(signum)
         answered = {h.pid for h, message in self.fleet.maintain() if message.get("event") == "logs_reopened"}
@@ -180,7 +199,12 @@ class Supervisor:
         if not self.fleet.is_rolling_out():
             self._after_rollout()
         self._refresh_title()
-        self._report(time.monotonic())
+        now = time.monotonic()
+        if self.status_file.path is not None:
+            self.status_file.update(self.snapshot(), now)
+        if self.admin is not None:
+            self.admin.serve(now)
+        self._report(now)
 
     def dispatch(self, signum: int) -> None:
         """Act on one signal (see docs/signals.md)."""
@@ -190,6 +214,27 @@ class Supervisor:
             signal.SIGTTIN: self.handle_ttin, signal.SIGTTOU: self.handle_ttou,
             signal.SIGUSR1: self.handle_usr1, signal.SIGCHLD: self.handle_chld,
         }[signum]()
+
+    def snapshot(self) -> dict:
+        """What the master and each worker are doing now (status_snapshot.py)."""
+        generation = self.reload[0] if self.phase == RELOADING else self.fleet.current.number
+        facts = MasterFacts(self.config.name, self.phase, generation, self.fleet.target, self.started,
+                            self.started_unix, self.last_reload, self.stop_reason)
+        return snapshot(facts, self.fleet.handles)
+
+    def answer_admin(self, path: str) -> Response:
+        """The admin listener's response for GET ``path`` (docs/status.md)."""
+        if path == "/ready":
+            snap = self.snapshot()
+            if snap["ready"]:
+                return Response(200, f"ready: generation {snap['generation']}\n".encode())
+            return Response(503, f"not ready: {snap['phase']}\n".encode())
+        if path == "/metrics":
+            text = render_metrics(self.snapshot(), self.fleet.tally, logs.current().dropped())
+            return Response(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
+        if path == "/status":
+            return Response(200, json.dumps(with_ages(self.snapshot())).encode() + b"\n", "application/json")
+        return Response(404, b"not found: /ready, /metrics and /status are\n")
 
     # -- signal handlers (called from the loop, never from signal context) -----------------------
 
@@ -279,10 +324,17 @@ class Supervisor:
         # closed here, cleanly, and made again on first use.
         self.link.notifier.close()
         # Under systemd, the process it started names the daemon as the main PID (MAINPID=).
-        detach(self.listener_set.fds(), announce=self.link.main_pid if self.link.enabled else None)
+        admin_fds = [self.admin.bound.fileno()] if self.admin is not None else []
+        detach(self.listener_set.fds() + admin_fds,
+               announce=self.link.main_pid if self.link.enabled else None)
         point_stderr_at(log_targets(self.config)[1], also_stdout=True)
         if self.pidfile:
             self.pidfile.acquire()
+
+    def _bind_admin(self) -> None:
+        address = admin_address(self.config.admin_listen)
+        if address is not None:
+            self.admin = AdminServer.bind(address, self.answer_admin)
 
     def _stop(self, fast: bool, grace_s: float, reason: str | None = None) -> None:
         self.stopping = True
@@ -316,6 +368,7 @@ class Supervisor:
         self.reload = None
         self.last_reload = ReloadOutcome(number, failure is None, self.fleet.current.number, started_usec,
                                          monotonic_usec(), failure)
+        self.fleet.tally.reloads["ok" if failure is None else "failed"] += 1
         self.phase = SERVING if self.announced_ready else STARTING
         self.idle.reset(time.monotonic())
         # READY=1 first, the run-state file second: a waiter that returns on the file leaves

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from .. import tls_tickets
 from ..tls import TLSMaterial, secret_fd
-from ..workers.contract import EVENT_READY, SPEC_ENV, ListenerSpec, Scoreboard, WorkerSpec
+from ..workers.contract import EVENT_READY, SPEC_ENV, CounterView, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
 from .sockets import BoundListener
@@ -92,6 +92,7 @@ class WorkerHandle:
         self.returncode: int | None = None
         self.aborted = False  # SIGABRT sent: found hung, not to be judged again
         self.scoreboard: Scoreboard | None = None
+        self.last_counters: CounterView | None = None  # read from the scoreboard as it is released
         self._proc: subprocess.Popen | None = None
         self._status_r: int | None = None
         self._scoreboard_fd: int | None = None
@@ -104,7 +105,7 @@ class WorkerHandle:
         """Start the worker process; raises OSError (resources released) if it cannot start."""
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(status_r, False)
-        scoreboard_fd, scoreboard = Scoreboard.create(None, self.settings["threads"])
+        scoreboard_fd, scoreboard = Scoreboard.create(None, self.settings["threads"], len(self.listeners))
         listener_specs, tls_fds = tls_listener_specs(self.listeners)
         spec = WorkerSpec(worker=self.index, generation=self.generation, listeners=listener_specs,
                           status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings)
@@ -241,6 +242,7 @@ class WorkerHandle:
 
     def _release(self) -> None:
         if self.scoreboard is not None:
+            self.last_counters = self.scoreboard.read_counters()
             self.scoreboard.close()
             self.scoreboard = None
         for fd in (self._status_r, self._scoreboard_fd):

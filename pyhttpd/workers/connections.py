@@ -43,6 +43,7 @@ from . import tls_handshake
 from .access_log import log_access, log_plain_http_on_tls
 from .connection import Connection
 from .contract import Scoreboard
+from .counters import WorkerCounters
 from .handler_driver import HandlerDriver
 from .pool import ServingPool
 from .throttle import EventThrottle
@@ -103,6 +104,8 @@ class ConnectionLoop:
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
         self.scoreboard = scoreboard
         self.driver = driver
+        self.counters = WorkerCounters(len(listeners))  # stamped into the scoreboard with each beat
+        self._listener_index = {listener: index for index, listener in enumerate(listeners)}
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
         self.ready: collections.deque[Connection] = collections.deque()  # to answer on the loop
@@ -146,8 +149,12 @@ class ConnectionLoop:
                 self._expire(now)
                 self._report_shed(now)
                 self.handshake_failures.flush(now)
-                self.scoreboard.beat(len(self.connections), self.requests_served)
+                self._beat()
                 on_tick()
+
+    def _beat(self) -> None:
+        self.scoreboard.beat(len(self.connections), self.requests_served)
+        self.scoreboard.stamp_counters(self.counters, logs.current().dropped())
 
     def wake(self) -> None:
         """Make ``run`` look at its state now (safe from threads and signal handlers)."""
@@ -178,6 +185,7 @@ class ConnectionLoop:
         A connection a thread owns is only interrupted: its thread may still be in a
         handler, and the process is about to exit anyway.
         """
+        self._beat()  # the last counts, for the master's totals once this worker has exited
         if self.closed_idle:
             logs.current().events.info("connections_closed_idle", count=self.closed_idle)
         for conn in list(self.connections):
@@ -343,6 +351,7 @@ class ConnectionLoop:
             if conn in self.connections and conn.state.state in SHEDDABLE and conn.state.since == since:
                 self._close(conn)
                 self._shed_since_report += 1
+                self.counters.shed_one()
                 return True
 
     def _report_accept_pause(self, error: OSError) -> None:
@@ -635,8 +644,9 @@ class ConnectionLoop:
             handler.client_address = (vouched, 0) if vouched else conn.client_address
         closes = self.driver.run(handler, exchange)
         conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
-        log_access(conn, handler, time.monotonic() - started, conn.writer.bytes_written - written_before,
-                   vouched)
+        sent = conn.writer.bytes_written - written_before
+        log_access(conn, handler, time.monotonic() - started, sent, vouched)
+        self.counters.request(self._listener_index.get(conn.listener, 0), handler._status, sent)
         handler._forget_request()  # idle connections must stay small
         return closes
 

@@ -10,10 +10,13 @@ Status pipe: the worker writes one JSON object per line, ``{"event": "ready"}`` 
 serve, ``{"event": "logs_reopened"}`` after SIGUSR1. Signals from the master: TERM drains
 gracefully, INT and QUIT stop fast, USR1 reopens log files, ABRT (hung) dumps and dies.
 
-Scoreboard: a small shared file. The worker's loop stamps ``loop_heartbeat``; each serving
-thread owns one slot and stamps ``last_progress`` whenever its request makes progress (head
-parsed, body bytes read, response bytes written). A worker is hung when its loop or one of
-its busy slots has been silent for the liveness timeout.
+Scoreboard: a small shared file. The worker's loop stamps ``loop_heartbeat`` and its
+cumulative counters (counters.py: requests by status class and bytes per listener,
+connections shed, log lines dropped); each serving thread owns one slot and stamps
+``last_progress`` whenever its request makes progress (head parsed, body bytes read,
+response bytes written). A worker is hung when its loop or one of its busy slots has been
+silent for the liveness timeout. The master also reads it for ``pyhttpd status`` and the
+metrics (docs/status.md).
 """
 
 import json
@@ -22,6 +25,8 @@ import os
 import struct
 import time
 from dataclasses import asdict, dataclass, field
+
+from .counters import ROW, WorkerCounters
 
 SPEC_ENV = "PYHTTPD_WORKER_SPEC"
 # The worker settings (JSON) a handler check builds the handler with, as a worker would.
@@ -84,9 +89,20 @@ def status_message(event: str, **fields) -> bytes:
 # Scoreboard layout. Times are time.monotonic() values: CLOCK_MONOTONIC is system-wide on
 # Linux, so master and worker compare them directly.
 _HEADER = struct.Struct("<dQII")  # loop_heartbeat, requests_served, connections, reserved
+_TOTALS = struct.Struct("<QQ")  # connections shed, log lines dropped
+_LISTENER_ROW = struct.Struct(f"<{ROW}Q")  # responses by status class, then bytes sent
 _SLOT = struct.Struct("<Bdd16s256s64s")  # state, started, last_progress, method, path, client
 _STATE = struct.Struct("<B")  # the slot's first field
 _SLOT_BODY = struct.Struct("<dd16s256s64s")  # the rest, written before the state
+
+
+@dataclass(frozen=True)
+class CounterView:
+    """A worker's cumulative counters, as last stamped: one row per listener (counters.py)."""
+
+    rows: tuple[tuple[int, ...], ...]
+    shed: int
+    log_lines_dropped: int
 
 
 @dataclass(frozen=True)
@@ -112,24 +128,26 @@ class Scoreboard:
     than the request's start).
     """
 
-    def __init__(self, fd: int, slots: int) -> None:
+    def __init__(self, fd: int, slots: int, listeners: int = 1) -> None:
         self.slots = slots
-        self._map = mmap.mmap(fd, self.size_for(slots))
+        self.listeners = max(1, listeners)
+        self._slots_at = _HEADER.size + _TOTALS.size + self.listeners * _LISTENER_ROW.size
+        self._map = mmap.mmap(fd, self.size_for(slots, listeners))
 
     @staticmethod
-    def size_for(slots: int) -> int:
-        """Bytes needed for ``slots`` slots."""
-        return _HEADER.size + slots * _SLOT.size
+    def size_for(slots: int, listeners: int = 1) -> int:
+        """Bytes needed for ``slots`` slots and ``listeners`` listeners' counters."""
+        return _HEADER.size + _TOTALS.size + max(1, listeners) * _LISTENER_ROW.size + slots * _SLOT.size
 
     @classmethod
-    def create(cls, directory: str | None, slots: int) -> tuple[int, "Scoreboard"]:
+    def create(cls, directory: str | None, slots: int, listeners: int = 1) -> tuple[int, "Scoreboard"]:
         """A new zeroed scoreboard in an unlinked temporary file; returns (fd, scoreboard).
 
         The caller owns the fd (and passes it to the worker).
         """
         fd = os.open(directory or "/tmp", os.O_RDWR | os.O_TMPFILE | os.O_CLOEXEC, 0o600)
-        os.ftruncate(fd, cls.size_for(slots))
-        return fd, cls(fd, slots)
+        os.ftruncate(fd, cls.size_for(slots, listeners))
+        return fd, cls(fd, slots, listeners)
 
     def close(self) -> None:
         """Unmap; the fd stays open."""
@@ -140,6 +158,12 @@ class Scoreboard:
     def beat(self, connections: int, requests_served: int) -> None:
         """Stamp the loop heartbeat with the current counters."""
         _HEADER.pack_into(self._map, 0, time.monotonic(), requests_served, connections, 0)
+
+    def stamp_counters(self, counters: WorkerCounters, log_lines_dropped: int) -> None:
+        """Copy the worker's cumulative counters in (from the loop, with each beat)."""
+        _TOTALS.pack_into(self._map, _HEADER.size, counters.shed, log_lines_dropped)
+        for index, row in enumerate(counters.snapshot()[:self.listeners]):
+            _LISTENER_ROW.pack_into(self._map, _HEADER.size + _TOTALS.size + index * _LISTENER_ROW.size, *row)
 
     def start_request(self, slot: int, method: str, path: str, client: str) -> None:
         """Mark ``slot`` busy with this request."""
@@ -169,6 +193,14 @@ class Scoreboard:
         _, served, connections, _ = _HEADER.unpack_from(self._map, 0)
         return served, connections
 
+    def read_counters(self) -> CounterView:
+        """The cumulative counters as last stamped (zeros before the first stamp)."""
+        shed, dropped = _TOTALS.unpack_from(self._map, _HEADER.size)
+        first = _HEADER.size + _TOTALS.size
+        rows = tuple(_LISTENER_ROW.unpack_from(self._map, first + i * _LISTENER_ROW.size)
+                     for i in range(self.listeners))
+        return CounterView(rows, shed, dropped)
+
     def read_slots(self) -> list[SlotView]:
         """Every slot's current view."""
         views = []
@@ -178,7 +210,7 @@ class Scoreboard:
         return views
 
     def _offset(self, slot: int) -> int:
-        return _HEADER.size + slot * _SLOT.size
+        return self._slots_at + slot * _SLOT.size
 
 
 def _text(raw: bytes) -> str:

@@ -161,7 +161,8 @@ class Worker:
         self._report(EVENT_LOGS_REOPENED)
 
     def _load(self) -> None:
-        self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"])
+        self.scoreboard = Scoreboard(self.spec.scoreboard_fd, self.settings["threads"],
+                                     len(self.spec.listeners))
         listeners, tls_contexts, specs, self.tickets = [], {}, {}, []
         for item in self.spec.listeners:
             listener = socket.socket(fileno=item.fd)

@@ -130,6 +130,16 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+SITE_SOCKET = "/run/pyhttpd-site.sock"  # pyhttpd@site.socket's
+
+
+def write_site_config(extra: str = "") -> None:
+    """/etc/pyhttpd/site.toml, the config of pyhttpd@site: one worker, its admin socket."""
+    Path("/etc/pyhttpd/site.toml").write_text(
+        f'directory = "{DOC_ROOT}"\nworkers = 1\nadmin.listen = "auto"\n{extra}'
+        f'[[listen]]\naddress = "unix:{SITE_SOCKET}"\nname = "http"\n')
+
+
 def curl_code(url: str = f"http://127.0.0.1:{PORT}/") -> str:
     return run("curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url,
                ok=False).stdout
@@ -409,17 +419,65 @@ def scenario_main(s: Scenario) -> None:
     s.step("6b. journalctl -p err: the reload_failed lines, and no line below error", journal_priorities)
 
     def template() -> str:
-        Path("/etc/pyhttpd/site.toml").write_text(
-            f'directory = "{DOC_ROOT}"\nworkers = 1\n'
-            '[[listen]]\naddress = "unix:/run/pyhttpd/site.sock"\nname = "http"\n')
-        run("systemctl", "start", "pyhttpd@site.socket")
-        status, _, body = get(unix="/run/pyhttpd/site.sock")
+        write_config(marker="v2")  # 3b left it broken
+        write_site_config()
+        run("systemctl", "start", "pyhttpd.socket", "pyhttpd@site.socket")
+        check(curl_code() == "200", "pyhttpd.socket did not answer 200")
+        status, _, body = get(unix=SITE_SOCKET)
         check(status == 200, f"got {status}")
-        check(prop("pyhttpd@site.service", "ActiveState") == "active", "pyhttpd@site.service not active")
+        for unit in ("pyhttpd.service", "pyhttpd@site.service"):
+            wait_until(f"{unit} active", lambda unit=unit: prop(unit, "ActiveState") == "active")
         run("systemctl", "reload", "pyhttpd@site", timeout=60)
-        run("systemctl", "stop", "pyhttpd@site.service", "pyhttpd@site.socket")
-        return "pyhttpd@site.socket -> 200 on /run/pyhttpd/site.sock; reload and stop ok"
-    s.step("templates: pyhttpd@site.socket serves /etc/pyhttpd/site.toml", template)
+        # pyhttpd status finds each master, and each has its own admin socket ("auto").
+        site_pid = int(prop("pyhttpd@site.service", "MainPID"))
+        reports = {}
+        for args, unit in ((("site",), "pyhttpd@site.service"), ((), "pyhttpd.service")):
+            done = run(sys.executable, "-m", "pyhttpd.daemon", "status", *args, "--json")
+            reports[unit] = json.loads(done.stdout)
+            check(reports[unit]["pid"] == int(prop(unit, "MainPID")), f"{unit}: {done.stdout[:300]}")
+        check(reports["pyhttpd@site.service"]["generation"] == 2, "the site's reload is not in its status")
+        s.artefacts["status_site"] = run(sys.executable, "-m", "pyhttpd.daemon", "status", "site").stdout
+        ready = get("/ready", unix="/run/pyhttpd-site/admin.sock")
+        check(ready[0] == 200 and ready[2] == b"ready: generation 2\n", f"/ready: {ready}")
+        metrics = get("/metrics", unix="/run/pyhttpd-site/admin.sock")[2].decode()
+        check('pyhttpd_requests_total{listener="http",class="2xx"} 1' in metrics, metrics[:2000])
+        return (f"{SITE_SOCKET} -> 200 (MainPID {site_pid}); reload ok; pyhttpd status [site] name each "
+                "master; /run/pyhttpd-site/admin.sock answers /ready and /metrics")
+    s.step("templates: pyhttpd@site.socket serves /etc/pyhttpd/site.toml; status and admin per instance",
+           template)
+
+    def main_unit_leaves_instances() -> str:
+        site_pid = prop("pyhttpd@site.service", "MainPID")
+        seen = []
+        for action in ("stop", "restart"):
+            run("systemctl", action, "pyhttpd.service", timeout=60)
+            check(Path(SITE_SOCKET).is_socket(), f"{SITE_SOCKET} is gone after {action} pyhttpd.service")
+            check(Path("/run/pyhttpd-site/pyhttpd.state").exists(), f"the site's run state went ({action})")
+            status, _, _ = get(unix=SITE_SOCKET)
+            check(status == 200, f"the site answered {status} after {action} pyhttpd.service")
+            check(prop("pyhttpd@site.service", "MainPID") == site_pid, "the site's master was replaced")
+            seen.append(f"{action}: site 200 from MainPID {site_pid}")
+        run(sys.executable, "-m", "pyhttpd.daemon", "status", "site")
+        return "; ".join(seen)
+    s.step("stop and restart of pyhttpd.service leave pyhttpd@site serving", main_unit_leaves_instances)
+
+    def instances_leave_main_unit() -> str:
+        check(curl_code() == "200", "pyhttpd.service does not answer")
+        main_pid = prop("pyhttpd.service", "MainPID")
+        seen = []
+        for action in ("stop", "restart"):
+            run("systemctl", action, "pyhttpd@site.service", timeout=60)
+            check(Path("/run/pyhttpd/pyhttpd.state").exists(), f"/run/pyhttpd lost its run state ({action})")
+            check(curl_code() == "200", f"pyhttpd.service did not answer after {action} of the site")
+            check(prop("pyhttpd.service", "MainPID") == main_pid, "the main master was replaced")
+            status, _, _ = get(unix=SITE_SOCKET)  # the site's socket starts it again
+            check(status == 200, f"the site answered {status} after its {action}")
+            seen.append(f"{action}: main 200 from MainPID {main_pid}, site 200 again")
+        run("systemctl", "stop", "pyhttpd.service", "pyhttpd.socket", "pyhttpd@site.service",
+            "pyhttpd@site.socket")
+        return "; ".join(seen)
+    s.step("stop and restart of pyhttpd@site.service leave pyhttpd.service serving",
+           instances_leave_main_unit)
 
     def early_reload() -> str:
         write_config(marker="v3")
@@ -498,6 +556,32 @@ def scenario_idle(s: Scenario) -> None:
         check(not stream.failures(), stream.summary())
         return stream.summary()
     s.step("7c. requests during the idle exit itself: none refused or failed", burst_at_exit)
+
+    def idle_exits_apart() -> str:
+        write_site_config("idle_exit_after = 2\n")
+        run("systemctl", "start", "pyhttpd@site.socket")
+        check(curl_code() == "200", "pyhttpd.service does not answer")
+        check(get(unix=SITE_SOCKET)[0] == 200, "the site does not answer")
+        site_pid = prop("pyhttpd@site.service", "MainPID")
+        # Keep the site busy (a request every 0.5 s) while pyhttpd.service exits idle.
+        wait_until("pyhttpd.service idle exit", lambda: get(unix=SITE_SOCKET)[0] == 200
+                   and prop("pyhttpd.service", "ActiveState") == "inactive", timeout=20, interval=0.5)
+        check(prop("pyhttpd@site.service", "MainPID") == site_pid, "the site's master was replaced")
+        check(Path(SITE_SOCKET).is_socket() and Path("/run/pyhttpd-site/pyhttpd.state").exists(),
+              "the site's socket or run state went with pyhttpd.service's idle exit")
+        check(get(unix=SITE_SOCKET)[0] == 200, "the site does not answer")
+        # The other way: keep pyhttpd.service busy while the site exits idle.
+        check(curl_code() == "200", "pyhttpd.service was not activated again")
+        main_pid = prop("pyhttpd.service", "MainPID")
+        wait_until("the site's idle exit", lambda: curl_code() == "200"
+                   and prop("pyhttpd@site.service", "ActiveState") == "inactive", timeout=20, interval=0.5)
+        check(prop("pyhttpd.service", "MainPID") == main_pid, "the main master was replaced")
+        check(Path("/run/pyhttpd/pyhttpd.state").exists(), "/run/pyhttpd went with the site's idle exit")
+        check(curl_code() == "200" and get(unix=SITE_SOCKET)[0] == 200, "not both answer after idle exits")
+        run("systemctl", "stop", "pyhttpd@site.socket", "pyhttpd@site.service")
+        return (f"site MainPID {site_pid} served through the main unit's idle exit; main {main_pid} "
+                "through the site's")
+    s.step("7d. an idle exit of either unit leaves the other serving", idle_exits_apart)
     run("systemctl", "stop", "pyhttpd.socket", "pyhttpd.service", ok=False)
 
 

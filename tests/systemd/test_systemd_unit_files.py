@@ -93,7 +93,12 @@ def test_the_socket_promises():
     assert socket_unit["NoDelay"] == "true"
     assert socket_unit["Backlog"] == "2048"
     template = {key: values[-1] for key, values in settings("pyhttpd@.socket").items()}
-    assert template["ListenStream"] == "/run/pyhttpd/%i.sock" and template["FileDescriptorName"] == "http"
+    assert template["ListenStream"] == "/run/pyhttpd-%i.sock" and template["FileDescriptorName"] == "http"
+    # No unit's RuntimeDirectory= (removed when that unit stops) holds another unit's files.
+    owned = ["/run/" + settings(unit)["RuntimeDirectory"][-1]
+             for unit in ("pyhttpd.service", "pyhttpd@.service")]
+    assert owned == ["/run/pyhttpd", "/run/pyhttpd-%i"]
+    assert not any(template["ListenStream"].startswith(directory + "/") for directory in owned)
 
 
 def test_the_template_service_is_the_service_per_site():
@@ -102,8 +107,8 @@ def test_the_template_service_is_the_service_per_site():
     body = plain[plain.index("[Unit]"):]
     for old, new in (("Description=pyhttpd HTTP server\n", "Description=pyhttpd HTTP server (%i)\n"),
                      ("/etc/pyhttpd/pyhttpd.toml", "/etc/pyhttpd/%i.toml"),
-                     ("/run/pyhttpd holds", "/run/pyhttpd/%i holds"),
-                     ("RuntimeDirectory=pyhttpd\n", "RuntimeDirectory=pyhttpd/%i\n"),
+                     ("/run/pyhttpd holds", "/run/pyhttpd-%i holds"),
+                     ("RuntimeDirectory=pyhttpd\n", "RuntimeDirectory=pyhttpd-%i\n"),
                      ("LogsDirectory=pyhttpd\n", "LogsDirectory=pyhttpd/%i\n"),
                      ("SyslogIdentifier=pyhttpd\n", "SyslogIdentifier=pyhttpd@%i\n"),
                      ("security pyhttpd.service", "security pyhttpd@SITE.service")):
