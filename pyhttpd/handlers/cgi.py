@@ -174,6 +174,7 @@ class CGIHTTPRequestHandler(SimpleHTTPRequestHandler):
             content_type=self.headers.get("Content-Type"),
             content_length=length if has_body else None,
             headers=self.headers.items(),
+            request_scheme=self.exchange.scheme if self.exchange is not None else "http",
         )
 
     def _run_and_relay(self, script_file: str, env: dict[str, str], length: int) -> None:

@@ -75,6 +75,7 @@ class CGIRequestInfo:
     content_type: Text | None = None
     content_length: int | None = None
     headers: Iterable[tuple[Text, Text]] = field(default_factory=tuple)
+    request_scheme: Text = "http"
 
 
 def build_cgi_environ(info: CGIRequestInfo, search_path: str = CGI_SEARCH_PATH) -> dict[str, str]:
@@ -100,7 +101,10 @@ def build_cgi_environ(info: CGIRequestInfo, search_path: str = CGI_SEARCH_PATH) 
         "REMOTE_ADDR": _text(info.remote_addr),
         # RFC 3875 4.1.9 allows REMOTE_ADDR in place of a name; no blocking reverse DNS.
         "REMOTE_HOST": _text(info.remote_addr),
+        "REQUEST_SCHEME": _text(info.request_scheme),  # Apache's and nginx's, beyond RFC 3875
     }
+    if info.request_scheme == "https":
+        env["HTTPS"] = "on"
     if env["PATH_INFO"]:
         env["PATH_TRANSLATED"] = _text(info.path_translated)
     if info.content_length is not None:

@@ -49,6 +49,7 @@ class Exchange:
     raw_input: io.BufferedIOBase
     on_loop: bool = False
     hsts: str | None = None  # the Strict-Transport-Security value of the listener's responses
+    scheme: str = "http"  # "https" on a TLS listener, or as a trusted proxy forwarded it
     served: bool = False
     closes: bool = True
 

@@ -35,7 +35,7 @@ from ..handlers.linger import LINGER_S
 from ..protocol import Limits
 from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.fields import field_tokens
-from ..protocol.forwarded import forwarded_client
+from ..protocol.forwarded import Forwarding, forwarded_client
 from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
@@ -426,8 +426,8 @@ class ConnectionLoop:
         logs.current().events.warning("proxy_header_refused", client=conn.client(), reason=reason)
         self._close(conn)
 
-    def _vouched_client(self, conn: Connection, request) -> str | None:
-        """The client a trusted proxy names in the request's Forwarded / X-Forwarded-For, or None."""
+    def _forwarding(self, conn: Connection, request) -> Forwarding | None:
+        """What a trusted proxy says of the client in Forwarded / X-Forwarded-*, or None."""
         if request.head is None or not self.trusted.contains(conn.address):
             return None
         return forwarded_client(request.head.fields, self.trusted.contains_ip)
@@ -639,9 +639,12 @@ class ConnectionLoop:
         """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
         handler = conn.handler or self.driver.build(conn)
         started, written_before = time.monotonic(), conn.writer.bytes_written
-        vouched = self._vouched_client(conn, exchange.request) if self.trusted else None
+        forwarding = self._forwarding(conn, exchange.request) if self.trusted else None
+        vouched = forwarding.client if forwarding else None
         if self.trusted:
             handler.client_address = (vouched, 0) if vouched else conn.client_address
+        exchange.scheme = ((forwarding.scheme if forwarding else None)
+                           or ("https" if conn.listener in self.tls_contexts else "http"))
         closes = self.driver.run(handler, exchange)
         conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         sent = conn.writer.bytes_written - written_before

@@ -2,8 +2,8 @@
 
 GET /anything answers {"pid": worker pid, "path": ...}; /sleep?s=N answers after N seconds;
 /forever never answers (a hung request, for the liveness timeout). Every answer names the
-client_address the handler was given. POST reads the body and
-answers its length.
+client_address the handler was given, and the scheme the client used (pyhttpd's exchange).
+POST reads the body and answers its length.
 """
 
 import json
@@ -24,7 +24,8 @@ class App(BaseHTTPRequestHandler):
             time.sleep(float(parse_qs(url.query)["s"][0]))
         elif url.path == "/forever":
             threading.Event().wait()
-        answer = {"pid": os.getpid(), "path": self.path, "client": list(self.client_address)}
+        answer = {"pid": os.getpid(), "path": self.path, "client": list(self.client_address),
+                  "scheme": self.exchange.scheme if self.exchange is not None else None}
         body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

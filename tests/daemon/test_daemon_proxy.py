@@ -228,15 +228,16 @@ graceful = 10
 
 
 FORWARDED_REQUEST = (b"GET /who HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\n"
-                     b"Connection: close\r\n\r\n")
+                     b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
 
 
 def test_x_forwarded_for_from_a_trusted_peer_names_the_client(start_master, tmp_path):
     master = start_master(["--config", forwarding_config(tmp_path / "c.toml", '["127.0.0.1"]')])
     master.wait_for("ready")
-    assert body_of(exchange(master.port, FORWARDED_REQUEST))["client"] == ["203.0.113.7", 0]
-    plain = exchange(master.port, REQUEST)  # the same connection's next client may be direct
-    assert body_of(plain)["client"][0] == "127.0.0.1"
+    forwarded = body_of(exchange(master.port, FORWARDED_REQUEST))
+    assert (forwarded["client"], forwarded["scheme"]) == (["203.0.113.7", 0], "https")
+    plain = body_of(exchange(master.port, REQUEST))  # the next client may be direct
+    assert (plain["client"][0], plain["scheme"]) == ("127.0.0.1", "http")
     first, second = (master.wait_for("access", path="/who", count=n) for n in (1, 2))
     assert (first["remote_addr"], first["peer_addr"]) == ("203.0.113.7", "127.0.0.1")
     assert (second["remote_addr"], second["peer_addr"]) == ("127.0.0.1", None)
@@ -245,7 +246,8 @@ def test_x_forwarded_for_from_a_trusted_peer_names_the_client(start_master, tmp_
 def test_x_forwarded_for_from_an_untrusted_peer_is_logged_as_what_it_is(start_master, tmp_path):
     master = start_master(["--config", forwarding_config(tmp_path / "c.toml", '["10.9.9.9"]')])
     master.wait_for("ready")
-    assert body_of(exchange(master.port, FORWARDED_REQUEST))["client"][0] == "127.0.0.1"
+    untrusted = body_of(exchange(master.port, FORWARDED_REQUEST))
+    assert (untrusted["client"][0], untrusted["scheme"]) == ("127.0.0.1", "http")
     access = master.wait_for("access", path="/who")
     assert (access["remote_addr"], access["peer_addr"]) == ("127.0.0.1", None)
 

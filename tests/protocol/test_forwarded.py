@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from pyhttpd.protocol.forwarded import forwarded_client
+from pyhttpd.protocol.forwarded import Forwarding, forwarded_client
 
 TRUSTED = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "127.0.0.1/32", "2001:db8:ffff::/48")]
 
@@ -30,4 +30,18 @@ def trusted(address: str) -> bool:
     ([("forwarded", "FOR=198.51.100.1")], "198.51.100.1"),
 ])
 def test_the_client_is_the_first_untrusted_hop_from_the_right(fields, client):
-    assert forwarded_client(fields, trusted) == client
+    forwarding = forwarded_client(fields, trusted)
+    assert (forwarding.client if forwarding else None) == client
+
+
+@pytest.mark.parametrize("fields, scheme", [
+    ([("X-Forwarded-For", "203.0.113.7")], None),
+    ([("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https")], "https"),
+    ([("X-Forwarded-For", "203.0.113.7, 10.0.0.2"), ("X-Forwarded-Proto", "https, http")], "https"),
+    ([("X-Forwarded-For", "203.0.113.7, 10.0.0.2"), ("X-Forwarded-Proto", "http")], "http"),
+    ([("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "gopher")], None),
+    ([("Forwarded", "for=203.0.113.7;proto=https, for=10.0.0.2;proto=http")], "https"),
+    ([("Forwarded", "for=203.0.113.7;PROTO=HTTPS")], "https"),
+])
+def test_the_scheme_is_the_one_the_client_used(fields, scheme):
+    assert forwarded_client(fields, trusted) == Forwarding("203.0.113.7", scheme)
