@@ -33,7 +33,7 @@ from types import FrameType
 from bench import machine, report, wrk
 from bench.docroot import LISTING_ENTRIES, TARGETS, make_docroot
 from bench.procs import ProcStat, TreeMeter, kill_tree, snapshot, system_cpu
-from bench.servers import Context, Server, nginx_binary, select, skip_reason
+from bench.servers import BASELINE, Context, Server, nginx_binary, select, skip_reason
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -103,6 +103,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--note", default="", help="free text recorded in the results file (conditions)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where results go (bench/results)")
     parser.add_argument("--list", action="store_true", help="list the servers and exit")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also run DIR's pyhttpd (a checkout with its .venv, e.g. a git worktree of "
+                        "the commit before a change) as the row pyhttpd-baseline")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 1, 1
@@ -470,6 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"scripts/bench: {exc}", file=sys.stderr)
         return 2
+    baseline_bin = None
+    if args.baseline is not None:
+        baseline_bin = args.baseline.resolve() / ".venv" / "bin"
+        if not (baseline_bin / "pyhttpd").exists():
+            missing = baseline_bin / "pyhttpd"
+            print(f"scripts/bench: {missing} is missing (scripts/test makes it)", file=sys.stderr)
+            return 2
+        servers.insert(1, BASELINE)
     if args.list:
         for server in servers:
             print(f"{server.name:18} {server.description}")
@@ -487,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         cores=machine.cores(),
         project_python=project_python,
         bench_python=Path(sys.executable),
+        baseline_bin=baseline_bin,
     )
     unavailable = availability(servers, ctx)
     runnable = [s for s in servers if s.name not in unavailable]

@@ -26,6 +26,7 @@ class Context:
     cores: int
     project_python: Path  # .venv: pyhttpd
     bench_python: Path  # bench/.venv: the peers
+    baseline_bin: Path | None = None  # --baseline: another checkout's .venv/bin
 
     @property
     def bench_bin(self) -> Path:
@@ -65,10 +66,10 @@ class Server:
         return _LAUNCHERS[self.name](ctx, port)
 
 
-def _pyhttpd(ctx: Context, port: int, access_log: str) -> Launch:
+def _pyhttpd(ctx: Context, port: int, access_log: str, bin_dir: Path | None = None) -> Launch:
     return Launch(
         [
-            str(ctx.project_bin / "pyhttpd"),
+            str((bin_dir or ctx.project_bin) / "pyhttpd"),
             "-b",
             "127.0.0.1",
             str(port),
@@ -80,7 +81,10 @@ def _pyhttpd(ctx: Context, port: int, access_log: str) -> Launch:
             "warning",
             "--access-log",
             access_log,
-        ]
+        ],
+        # Not the repository: there, `python -m pyhttpd.workers` of a baseline would import
+        # this checkout's package instead of its own.
+        cwd=ctx.workdir,
     )
 
 
@@ -196,6 +200,7 @@ def _app_env(ctx: Context) -> dict[str, str]:
 _LAUNCHERS = {
     "pyhttpd": lambda ctx, port: _pyhttpd(ctx, port, "off"),
     "pyhttpd-log": lambda ctx, port: _pyhttpd(ctx, port, str(ctx.workdir / "pyhttpd-access.log")),
+    "pyhttpd-baseline": lambda ctx, port: _pyhttpd(ctx, port, "off", ctx.baseline_bin),
     "stdlib-1.0": lambda ctx, port: _stdlib(ctx, port, None),
     "stdlib-1.1": lambda ctx, port: _stdlib(ctx, port, "HTTP/1.1"),
     "gunicorn-sync": lambda ctx, port: _gunicorn(ctx, port, "sync"),
@@ -303,6 +308,15 @@ def skip_reason(server: Server, target: str, mode: str, all_cells: bool) -> str 
     if mode == "keep-alive" and not server.keep_alive:
         return _CLOSES
     return server.skips.get((target, mode))
+
+
+# Only with --baseline: the same pyhttpd row, run from another checkout (before a change).
+BASELINE = Server(
+    "pyhttpd-baseline",
+    "pyhttpd-baseline",
+    "pyhttpd",
+    "pyhttpd of another checkout (--baseline DIR), access log off: before and after, same rounds",
+)
 
 
 def select(only: list[str] | None) -> list[Server]:

@@ -220,7 +220,10 @@ class Supervisor:
         generation = self.reload[0] if self.phase == RELOADING else self.fleet.current.number
         facts = MasterFacts(self.config.name, self.phase, generation, self.fleet.target, self.started,
                             self.started_unix, self.last_reload, self.stop_reason)
-        return snapshot(facts, self.fleet.handles)
+        snap = snapshot(facts, self.fleet.handles)
+        if self.unready_until is not None:  # a TERM's drain_delay: balancers take us out first
+            snap["ready"] = False
+        return snap
 
     def answer_admin(self, path: str) -> Response:
         """The admin listener's response for GET ``path`` (docs/status.md)."""
@@ -228,7 +231,9 @@ class Supervisor:
             snap = self.snapshot()
             if snap["ready"]:
                 return Response(200, f"ready: generation {snap['generation']}\n".encode())
-            return Response(503, f"not ready: {snap['phase']}\n".encode())
+            announced = self.unready_until is not None and not self.stopping
+            reason = "stop announced" if announced else snap["phase"]
+            return Response(503, f"not ready: {reason}\n".encode())
         if path == "/metrics":
             text = render_metrics(self.snapshot(), self.fleet.tally, logs.current().dropped())
             return Response(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")

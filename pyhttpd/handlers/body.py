@@ -156,6 +156,21 @@ class RequestBody(io.BufferedIOBase):
         return line
 
 
+class _Empty(io.BufferedIOBase):
+    """A stream with nothing in it, shared by every request without a body."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    read1 = readline = read
+
+
+_NO_BODY = _Empty()
+
+
 class ReceivedBody(io.BufferedIOBase):
     """A request body a pyhttpd worker took in whole before the handler ran.
 
@@ -169,8 +184,11 @@ class ReceivedBody(io.BufferedIOBase):
     def __init__(self, store, source: io.BufferedIOBase) -> None:
         self.source = source
         self.switched_to_raw = False
-        self._store = store if store is not None else io.BytesIO()
-        self._store.seek(0)
+        if store is None:  # no body: reads of an empty stream, which nothing can change
+            self._store = _NO_BODY
+        else:
+            self._store = store
+            store.seek(0)
 
     def readable(self) -> bool:
         return True

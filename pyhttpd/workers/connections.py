@@ -93,6 +93,7 @@ class ConnectionLoop:
                      if spec.hsts and listener in self.tls_contexts}
         self.handshake_failures = EventThrottle("tls_handshake_failed", HANDSHAKE_FAILURES_PER_S)
         self.trusted = TrustedPeers(settings.get("trusted_proxies", ()))
+        self.trusting = bool(self.trusted)  # read per request: an attribute, not a __bool__ call
         self.health_path = settings.get("health_path") or None
         self.taking_traffic = True  # False once the master announced a stop: health says 503
         self.timeouts = timeouts_from(settings)
@@ -518,8 +519,7 @@ class ConnectionLoop:
         request = conn.state.start_serving(now)
         writer.deferred = True
         try:
-            closes = self._answer(conn, Exchange(request, conn.state, conn.reader, on_loop=True,
-                                                 hsts=self.hsts.get(conn.listener)))
+            closes = self._answer(conn, self._exchange(conn, request, on_loop=True))
         except NeedsThread:
             writer.discard()
             conn.state.requeue(time.monotonic())
@@ -622,8 +622,7 @@ class ConnectionLoop:
             if handler.timeout is not None:  # the class's own, as StreamRequestHandler.setup applies it
                 conn.sock.settimeout(handler.timeout)
             conn.reader.on_progress = conn.writer.on_progress = lambda: self.scoreboard.progress(slot)
-            closes = self._answer(conn, Exchange(request, conn.state, conn.reader,
-                                                 hsts=self.hsts.get(conn.listener)))
+            closes = self._answer(conn, self._exchange(conn, request, on_loop=False))
             conn.sock.setblocking(False)
         except OSError:  # the client is gone or too slow
             closes = True
@@ -635,16 +634,23 @@ class ConnectionLoop:
             self.returned.put((conn, closes))
             self.wake()
 
+    def _exchange(self, conn: Connection, request, on_loop: bool) -> Exchange:
+        """The exchange of ``conn``'s request, with what its listener says (TLS: https, HSTS)."""
+        if conn.listener in self.tls_contexts:
+            return Exchange(request, conn.state, conn.reader, on_loop, self.hsts.get(conn.listener), "https")
+        return Exchange(request, conn.state, conn.reader, on_loop)
+
     def _answer(self, conn: Connection, exchange: Exchange) -> bool:
         """Run the handler for the request in ``exchange`` and log it; True if the connection must close."""
         handler = conn.handler or self.driver.build(conn)
         started, written_before = time.monotonic(), conn.writer.bytes_written
-        forwarding = self._forwarding(conn, exchange.request) if self.trusted else None
-        vouched = forwarding.client if forwarding else None
-        if self.trusted:
+        vouched = None
+        if self.trusting:
+            forwarding = self._forwarding(conn, exchange.request)
+            vouched = forwarding.client if forwarding else None
             handler.client_address = (vouched, 0) if vouched else conn.client_address
-        exchange.scheme = ((forwarding.scheme if forwarding else None)
-                           or ("https" if conn.listener in self.tls_contexts else "http"))
+            if forwarding and forwarding.scheme:
+                exchange.scheme = forwarding.scheme
         closes = self.driver.run(handler, exchange)
         conn.writer.flush()  # also what the refusals wrote: no dispatch flushed it
         sent = conn.writer.bytes_written - written_before

@@ -21,6 +21,7 @@ import pytest
 from master_harness import write_config
 from support.load import KeepAliveClients
 from support.polling import wait_until
+from test_daemon_admin import admin_get
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -325,10 +326,12 @@ def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, 
 # -- a drain the balancer can see ----------------------------------------------------------------
 
 def test_term_with_a_drain_delay_turns_the_health_check_503_while_serving_on(start_master, tmp_path):
-    config = write_config(tmp_path / "c.toml", """
+    admin = tmp_path / "admin.sock"
+    config = write_config(tmp_path / "c.toml", f"""
 workers = 2
 handler = "master_app:App"
 health_path = "/healthz"
+admin.listen = "unix:{admin}"
 [[listen]]
 address = "127.0.0.1:0"
 [logs]
@@ -345,6 +348,8 @@ drain_delay = 2
     announced = master.wait_for("drain_announced")
     assert announced["delay_s"] == 2
     assert wait_until(lambda: exchange(port, health).startswith(b"HTTP/1.1 503"), 1.5)
+    status, _, body = admin_get(str(admin), "/ready")
+    assert (status, body) == (503, "not ready: stop announced\n")
     assert body_of(exchange(port, REQUEST))["path"] == "/who"  # still served, still accepted
     stopping = master.wait_for("stopping", timeout=5)
     assert stopping["_received"] - announced["_received"] >= 1.9

@@ -49,6 +49,8 @@ DOCUMENTED_VARIABLES = {
     "CONTENT_LENGTH",
     "AUTH_TYPE",
     "REMOTE_USER",
+    "REQUEST_SCHEME",  # Apache's and nginx's, beyond RFC 3875 (HTTPS=on comes with https)
+    "HTTPS",
     "PWD",  # exported by /bin/sh itself, not by the server
 }
 
