@@ -18,7 +18,6 @@ for a new one (nginx reuses idle connections the same way).
 
 import collections
 import errno
-import heapq
 import os
 import queue
 import selectors
@@ -33,18 +32,19 @@ from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
 from ..protocol import Limits
-from ..protocol.connection_state import SHEDDABLE, ConnectionState, State, Timeouts, TLSOnPlainPort
-from ..protocol.fields import field_tokens
+from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.forwarded import Forwarding, forwarded_client
 from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
 from .access_log import log_access, log_plain_http_on_tls
+from .admission import Shedder
 from .connection import Connection
 from .contract import Scoreboard
 from .counters import WorkerCounters
 from .handler_driver import HandlerDriver
+from .health import health_answer
 from .pool import ServingPool
 from .throttle import EventThrottle
 from .trusted_peers import TrustedPeers
@@ -56,8 +56,6 @@ _ACCEPT_BATCH = 1
 ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
-_SHED_BATCH = 16  # candidates found per scan of a full worker's connections
-_SHED_REPORT_S = 1.0  # at most one connection_limit_reached (or accept_paused) line this often
 HANDSHAKE_FAILURES_PER_S = 10  # tls_handshake_failed lines a second; the rest are counted
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -119,10 +117,7 @@ class ConnectionLoop:
         self.draining = False
         self.stopped = False
         self.closed_idle = 0  # kept-alive connections closed idle while retiring
-        self._shed_candidates: list[tuple[float, int, Connection]] = []
-        self._shed_since_report = 0
-        self._shed_reported_at = 0.0
-        self._pause_reported_at = -_SHED_REPORT_S
+        self.shedder = Shedder(self.max_connections, self._close, self.counters.shed_one)
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, _READ, None)
         self.pool = ServingPool(settings["threads"], self._serve)
@@ -148,7 +143,7 @@ class ConnectionLoop:
             if now - last_tick >= TICK_S:
                 last_tick = now
                 self._expire(now)
-                self._report_shed(now)
+                self.shedder.report(now)
                 self.handshake_failures.flush(now)
                 self._beat()
                 on_tick()
@@ -306,7 +301,7 @@ class ConnectionLoop:
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(_ACCEPT_BATCH):
-            if len(self.connections) >= self.max_connections and not self._shed_one():
+            if len(self.connections) >= self.max_connections and not self.shedder.shed_one(self.connections):
                 self._stop_accepting(close=False)
                 self._may_have_room = False  # until a connection closes or becomes idle
                 return
@@ -321,7 +316,8 @@ class ConnectionLoop:
                     self._stop_accepting(close=False)
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
                     self._may_have_room = True  # try again once the pause is over
-                    self._report_accept_pause(error)
+                    self.shedder.report_accept_pause(time.monotonic(), error, ACCEPT_PAUSE_S,
+                                                     len(self.connections))
                 return  # ECONNABORTED and the like: try again on the next event
             self._add_connection(sock, address, listener)
 
@@ -336,39 +332,6 @@ class ConnectionLoop:
         conn.inline_capable = self.serve_inline and not tls
         self.connections.add(conn)
         self._watch(conn, _READ)
-
-    def _shed_one(self) -> bool:
-        """Close the connection waiting longest for a request head; False if none may go."""
-        candidates = self._shed_candidates
-        while True:
-            if not candidates:
-                candidates[:] = heapq.nsmallest(
-                    _SHED_BATCH,
-                    ((c.state.since, id(c), c) for c in self.connections if c.state.state in SHEDDABLE))
-                candidates.reverse()  # oldest last, popped first
-                if not candidates:
-                    return False
-            since, _, conn = candidates.pop()
-            if conn in self.connections and conn.state.state in SHEDDABLE and conn.state.since == since:
-                self._close(conn)
-                self._shed_since_report += 1
-                self.counters.shed_one()
-                return True
-
-    def _report_accept_pause(self, error: OSError) -> None:
-        """Log that accepting paused for want of descriptors or memory, at most once a second."""
-        now = time.monotonic()
-        if now - self._pause_reported_at >= _SHED_REPORT_S:
-            self._pause_reported_at = now
-            logs.current().events.warning("accept_paused", reason=f"accept() failed ({error.errno}: "
-                                          f"{os.strerror(error.errno)})", pause_s=ACCEPT_PAUSE_S,
-                                          connections=len(self.connections))
-
-    def _report_shed(self, now: float) -> None:
-        if self._shed_since_report and now - self._shed_reported_at >= _SHED_REPORT_S:
-            logs.current().events.warning("connection_limit_reached", limit=self.max_connections,
-                                          shed=self._shed_since_report)
-            self._shed_since_report, self._shed_reported_at = 0, now
 
     def _start_accepting(self) -> None:
         if self.accepting or self.draining:
@@ -434,35 +397,20 @@ class ConnectionLoop:
         return forwarded_client(request.head.fields, self.trusted.contains_ip)
 
     def _answer_health_check(self, conn: Connection) -> bool:
-        """Answer a GET or HEAD of ``health_path`` here, before any handler; False if it is not one.
-
-        200 while this instance takes traffic, 503 once a stop is announced (drain_delay). Not
-        counted toward max_requests, not logged: a balancer asks every few hundred ms.
-        """
-        request = conn.state.request
-        line = request.line
-        if request.error is not None or line.target != self.health_path or line.method not in ("GET", "HEAD"):
+        """Answer a health check here, before any handler (``health.py``); False if it is not one."""
+        state = conn.state
+        answer = health_answer(state.request, self.health_path, self.taking_traffic, state.must_close)
+        if answer is None:
             return False
-        now = time.monotonic()
-        conn.state.start_serving(now)
-        tokens = field_tokens(request.head.get_all("connection"))
-        closes = conn.state.must_close or "close" in tokens or (
-            line.version_info < (1, 1) and "keep-alive" not in tokens)
-        body = b"ready\n" if self.taking_traffic else b"draining\n"
-        status = b"200 OK" if self.taking_traffic else b"503 Service Unavailable"
-        connection = b"Connection: close\r\n" if closes else b""
-        head = (b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                b"Cache-Control: no-store\r\n%s\r\n" % (status, len(body), connection))
+        response, closes = answer
+        conn.state.start_serving(time.monotonic())
         conn.writer.deferred = True
-        conn.writer.write(head if line.method == "HEAD" else head + body)
+        conn.writer.write(response)
         conn.writer.deferred = False
-        try:
-            all_sent = conn.writer.send_available()
-        except OSError:
-            self._close(conn)
-            return True
-        conn.state.response_made(closes, not all_sent, now)
-        self._follow_after_response(conn)
+        all_sent = self._send_buffered(conn)
+        if all_sent is not None:
+            conn.state.response_made(closes, not all_sent, time.monotonic())
+            self._follow_after_response(conn)
         return True
 
     # -- TLS -----------------------------------------------------------------------------------
@@ -532,12 +480,18 @@ class ConnectionLoop:
             closes = True
         finally:
             writer.deferred = False
+        all_sent = self._send_buffered(conn)
+        if all_sent is not None:
+            self._request_done(conn, closes, output_pending=not all_sent)
+
+    def _send_buffered(self, conn: Connection) -> bool | None:
+        """Send what an answer on the loop buffered, as far as the socket takes it now: True if
+        all of it; None if the client reset the connection (it is closed)."""
         try:
-            all_sent = writer.send_available()
-        except OSError:  # reset by the client: nothing left to say to it
+            return conn.writer.send_available()
+        except OSError:  # nothing left to say to it
             self._close(conn)
-            return
-        self._request_done(conn, closes, output_pending=not all_sent)
+            return None
 
     def _send_pending(self, conn: Connection) -> None:
         try:
