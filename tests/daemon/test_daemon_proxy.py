@@ -15,6 +15,8 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -161,18 +163,22 @@ backend pyhttpd
 """
 
 
-@pytest.mark.slow
-def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, tmp_path):
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
+def proxied_instances(start_master, tmp_path, drain_delay: float = 0) -> tuple[list, list, list]:
+    """Three ready pyhttpd instances with proxy_protocol: (ports, config files, masters)."""
     ports = [free_port() for _ in range(3)]
-    # Each instance's health check turns 503 for a second before it drains: haproxy (checking
-    # every 300 ms) takes it out of the rotation first.
-    configs = [proxy_config(tmp_path / f"c{i}.toml", port=port, drain_delay=1)
+    configs = [proxy_config(tmp_path / f"c{i}.toml", port=port, drain_delay=drain_delay)
                for i, port in enumerate(ports)]
     masters = [start_master(["--config", config]) for config in configs]
     for master in masters:
         master.wait_for("ready")
+    return ports, configs, masters
+
+
+@contextmanager
+def haproxy_in_front(tmp_path, ports: list[int]) -> Iterator[int]:
+    """Debian's HAProxy balancing ``ports`` with send-proxy-v2 and health checks; its port."""
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
     front = free_port()
     servers = "\n".join(f"    server p{i} 127.0.0.1:{port}" for i, port in enumerate(ports))
     (tmp_path / "haproxy.cfg").write_text(HAPROXY.format(front=front, servers=servers))
@@ -180,6 +186,18 @@ def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, 
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_until(lambda: _answers(front), 10), "haproxy did not start"
+        yield front
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+
+
+@pytest.mark.slow
+def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, tmp_path):
+    # Each instance's health check turns 503 for a second before it drains: haproxy (checking
+    # every 300 ms) takes it out of the rotation first.
+    ports, configs, masters = proxied_instances(start_master, tmp_path, drain_delay=1)
+    with haproxy_in_front(tmp_path, ports) as front:
         load = KeepAliveClients(front, "/who", clients=20, source="127.0.0.2")  # haproxy: 127.0.0.1
         try:
             assert wait_until(lambda: load.ok > 200, 10)
@@ -191,9 +209,6 @@ def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, 
                 time.sleep(1.0)  # the health check sees it up again
         finally:
             load.stop()
-    finally:
-        haproxy.terminate()
-        haproxy.wait(10)
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
     clients = {event["remote_addr"] for master in masters for event in master.find("access", path="/who")}
     peers = {event["peer_addr"] for master in masters for event in master.find("access", path="/who")}
@@ -359,20 +374,8 @@ drain_delay = 2
 
 @pytest.mark.slow
 def test_haproxy_kill_9_of_an_instance_fails_at_most_its_requests_in_flight(start_master, tmp_path):
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed (scripts/test installs Debian's)")
-    ports = [free_port() for _ in range(3)]
-    masters = [start_master(["--config", proxy_config(tmp_path / f"c{i}.toml", port=port)])
-               for i, port in enumerate(ports)]
-    for master in masters:
-        master.wait_for("ready")
-    front = free_port()
-    servers = "\n".join(f"    server p{i} 127.0.0.1:{port}" for i, port in enumerate(ports))
-    (tmp_path / "haproxy.cfg").write_text(HAPROXY.format(front=front, servers=servers))
-    haproxy = subprocess.Popen(["haproxy", "-f", str(tmp_path / "haproxy.cfg"), "-db"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert wait_until(lambda: _answers(front), 10), "haproxy did not start"
+    ports, _, masters = proxied_instances(start_master, tmp_path)
+    with haproxy_in_front(tmp_path, ports) as front:
         load = KeepAliveClients(front, "/sleep?s=0.05", clients=20)  # requests in flight when killed
         try:
             assert wait_until(lambda: load.ok > 200, 10)
@@ -381,9 +384,6 @@ def test_haproxy_kill_9_of_an_instance_fails_at_most_its_requests_in_flight(star
             assert wait_until(lambda: load.ok > served_at_kill + 500, 20)
         finally:
             load.stop()
-    finally:
-        haproxy.terminate()
-        haproxy.wait(10)
     # Each client has at most one request in flight: those on the killed instance may fail
     # (haproxy retries those with no response byte yet); nothing else may.
     assert len(load.failures) <= 20, load.failures[:5]
