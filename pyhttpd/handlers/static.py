@@ -230,6 +230,10 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         ``source`` is a regular file. Otherwise copies in 64 KiB chunks. Returns the number
         of bytes copied. Closes neither stream.
         """
+        if type(source) is io.BytesIO:  # a listing, or a small file's kept bytes
+            data = source.read()
+            outputfile.write(data)
+            return len(data)
         connection = self._sendfile_socket(outputfile)
         if isinstance(source, FileSpans):
             return send_file_spans(source, outputfile, connection)
