@@ -75,8 +75,11 @@ stale_siblings_logged = FirstSightings(1024)
 class FileResponder:
     """The file-serving steps of SimpleHTTPRequestHandler (a mixin; see the module docstring)."""
 
-    def _send_file_head(self, fs_path: str):
-        """Answer for the file ``fs_path``: 200 or 206 (returning the body), 304, 412, 416, 404."""
+    def _send_file_head(self, fs_path: str, file_key: tuple | None = None):
+        """Answer for the file ``fs_path``: 200 or 206 (returning the body), 304, 412, 416, 404.
+
+        A 200 of the file itself is kept in ``open_files`` under ``file_key``, unless None.
+        """
         source = self._open_servable(fs_path)
         if source is None:
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -84,17 +87,17 @@ class FileResponder:
         try:
             status = os.fstat(source.fileno())
             source, status, coding, varies = self._choose_representation(source, fs_path, status)
-            return self._respond_with_file(source, fs_path, status, coding, varies)
+            return self._respond_with_file(source, fs_path, status, coding, varies, file_key)
         except BaseException:
             source.close()
             raise
 
-    def _answer_from_entry(self, entry: FileEntry):
+    def _answer_from_entry(self, file_key: tuple, entry: FileEntry):
         """Answer from what ``open_files`` kept: (True, body or None) if done, (False, None) if
         the file changed (the entry is dropped) or the request asks for a range."""
         source = entry.open()
         if source is None:
-            open_files.drop(self._file_key)
+            open_files.drop(file_key)
             return False, None
         try:
             if self._answered_precondition(entry.etag, entry.mtime, list(entry.metadata)):
@@ -137,8 +140,9 @@ class FileResponder:
                     if self._is_fresh_sibling(fs_path + suffix, status)}
         if not siblings:
             return source, status, None, False
-        ranged = self.command == "GET" and self.max_ranges > 0 and self.headers.get_all("Range")
-        coding = None if ranged else choose_coding(self.headers.get_all("Accept-Encoding"), siblings)
+        fields = self._header_source()
+        ranged = self.command == "GET" and self.max_ranges > 0 and fields.get_all("Range")
+        coding = None if ranged else choose_coding(fields.get_all("Accept-Encoding") or None, siblings)
         sibling = self._open_servable(siblings[coding]) if coding else None
         if sibling is None:
             return source, status, None, True
@@ -167,7 +171,7 @@ class FileResponder:
         return False
 
     def _respond_with_file(self, source, fs_path: str, status: os.stat_result, coding: str | None,
-                           varies: bool):
+                           varies: bool, file_key: tuple | None = None):
         """Send the head for ``source``; return its body, or None (and close it) if complete."""
         size = status.st_size
         content_type = with_charset(self.guess_type(fs_path), self.text_charset)
@@ -188,10 +192,10 @@ class FileResponder:
             return None
         own = [("Accept-Ranges", "bytes")] if self.max_ranges > 0 else []
         own += [("Content-Encoding", coding)] if coding else []
-        if spans is None and not varies and self._file_key is not None:
+        if spans is None and not varies and file_key is not None:
             head_lines = self._send_head(HTTPStatus.OK, [("Content-Type", content_type),
                                                          ("Content-Length", str(size)), *metadata, *own])
-            self._remember_file(source, fs_path, status, etag, metadata, head_lines)
+            self._remember_file(file_key, source, fs_path, status, etag, metadata, head_lines)
             self._content_length = size
             return FileSpans(source, [Span(0, size)])
         if spans is None:
@@ -209,7 +213,7 @@ class FileResponder:
         self._content_length = body.length
         return body
 
-    def _remember_file(self, source, fs_path: str, status: os.stat_result, etag: str | None,
+    def _remember_file(self, file_key: tuple, source, fs_path: str, status: os.stat_result, etag: str | None,
                        metadata: list[tuple[str, str]], head_lines: bytes) -> None:
         """Keep in ``open_files`` what the next request for this file can be answered from."""
         size = status.st_size
@@ -217,14 +221,14 @@ class FileResponder:
         entry = FileEntry(fs_path, identity_of(status), status.st_mtime, etag, tuple(metadata), head_lines,
                           time.monotonic() + self.open_file_cache,
                           content if content is not None and len(content) == size else None)
-        open_files.put(self._file_key, entry)
+        open_files.put(file_key, entry)
 
     def _answered_precondition(self, etag: str | None, mtime: float | None,
                                metadata: list[tuple[str, str]]) -> bool:
         """Evaluate the request's preconditions; send the 304 or 412 and return True if one fails."""
         if self.conditional_requests == "rfc9110":
             last_modified = None if mtime is None else int(mtime)
-            verdict = evaluate_preconditions(self.headers, self.command, etag, last_modified)
+            verdict = evaluate_preconditions(self._header_source(), self.command, etag, last_modified)
         else:
             verdict = self._stdlib_precondition(mtime)
         if verdict == HTTPStatus.NOT_MODIFIED:
@@ -257,10 +261,11 @@ class FileResponder:
         """
         if self.command != "GET" or self.max_ranges < 1:
             return None
-        values = self.headers.get_all("Range")
+        fields = self._header_source()
+        values = fields.get_all("Range")
         if not values:
             return None
-        if_range = self.headers.get_all("If-Range")
+        if_range = fields.get_all("If-Range")
         if if_range and not (len(if_range) == 1
                              and if_range_allows(if_range[0], etag, last_modified, time.time())):
             return None

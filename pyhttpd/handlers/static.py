@@ -102,7 +102,6 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     cache_control: tuple[tuple[str, str], ...] = ()
     cache_listings = False
     open_file_cache = 0.0
-    _file_key: tuple | None = None
 
     def __init__(self, *args, directory=None, extra_response_headers=None, **kwargs) -> None:
         if directory is None:
@@ -143,11 +142,11 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         directory needs, 404 for anything that cannot be found, opened or may not be served.
         """
         self._content_length = None
-        self._file_key = self._open_file_key()
-        if self._file_key is not None:
-            entry = open_files.get(self._file_key)
+        file_key = self._open_file_key()
+        if file_key is not None:
+            entry = open_files.get(file_key)
             if entry is not None:
-                answered, body = self._answer_from_entry(entry)
+                answered, body = self._answer_from_entry(file_key, entry)
                 if answered:
                     return body
         fs_path = self.translate_path(self.path)
@@ -165,7 +164,7 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         if fs_path.endswith(("/", os.sep)):  # a file asked for as a directory (bpo-17324)
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
-        return self._send_file_head(fs_path)
+        return self._send_file_head(fs_path, file_key)
 
     def list_directory(self, path: str):
         """Send the head of a listing of the directory ``path``; return its body or None.
