@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from bench.docroot import TARGETS
 from bench.servers import SERVERS, Server
-from bench.wrk import CONNECTIONS, MODES, THREADS, TIMEOUT
+from bench.wrk import CONNECTIONS, HTTPS, MODES, THREADS, TIMEOUT
 
 BASELINE = "pyhttpd"
 MiB = 1024 * 1024
@@ -342,8 +342,17 @@ def conditions(samples: list[Sample], cores: int) -> str:
     )
 
 
-def footer(servers: list[Server], skipped: dict[str, list[str]], unavailable: dict[str, str]) -> str:
-    """Notes under the table: what each server is, what was not run, and how to read it."""
+def footer(
+    servers: list[Server],
+    skipped: dict[str, list[str]],
+    unavailable: dict[str, str],
+    https: list[str] | None = None,
+) -> str:
+    """Notes under the table: what each server is, what was not run, and how to read it.
+
+    ``https``: lines on the HTTPS rows (certificate, policy, each server's settings, what was
+    negotiated), when the run had any.
+    """
     lines = ["Servers:", ""]
     lines += [f"- **{s.name}**: {s.description}" for s in servers]
     lines += [
@@ -367,7 +376,11 @@ def footer(servers: list[Server], skipped: dict[str, list[str]], unavailable: di
         "- For the targets, a server that closes every connection (http.server in HTTP/1.0, "
         "gunicorn's sync worker) stands in the keep-alive comparisons with its close row: that "
         "is what a keep-alive client gets from it. The fastest of the peers named is compared.",
+        f"- `{HTTPS}`: keep-alive to an https:// URL, from a second start of the server serving "
+        "HTTPS only; the 1 KiB and 100 KiB files, for the servers with HTTPS rows. Its ÷ pyhttpd "
+        "is to pyhttpd over HTTPS.",
     ]
+    lines += https or []
     if unavailable:
         lines += ["", "Not run:", ""]
         lines += [f"- **{name}**: {why}" for name, why in unavailable.items()]
