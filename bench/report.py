@@ -306,6 +306,53 @@ def targets(rows: list[Row], servers: list[Server]) -> list[Target]:
             verdict = "report only"
         out.append(Target(goal, measured if compared else "not measured", verdict))
 
+    # HTTPS (issue 15): against gunicorn gthread with TLS; granian and nginx reported.
+    tls_base = _find(rows, BASELINE, "1 KiB", HTTPS)
+    peer = _find(rows, "gunicorn-gthread", "1 KiB", HTTPS)
+    ratio = _paired_ratio(tls_base, peer) if tls_base and peer else None
+    out.append(
+        Target(
+            "HTTPS 1 KiB keep-alive: ≥ 2× gunicorn gthread with TLS",
+            f"{ratio:.2f}× gunicorn-gthread" if ratio is not None else "not measured",
+            _verdict(ratio, ratio is not None and ratio >= 2.0),
+        )
+    )
+    for target, names in (
+        ("1 KiB", ("granian", "nginx")),
+        ("100 KiB", ("gunicorn-gthread", "granian", "nginx")),
+    ):
+        mine = _find(rows, BASELINE, target, HTTPS)
+        found = []
+        for name in names:
+            other = _find(rows, name, target, HTTPS)
+            if mine and other and (r := _paired_ratio(mine, other)) is not None:
+                found.append(f"{r:.2f}× {name}")
+        out.append(
+            Target(
+                f"HTTPS {target} keep-alive: ratio to {', '.join(names)}",
+                "pyhttpd = " + ", ".join(found) if found else "not measured",
+                "report only",
+            )
+        )
+
+    # HTTPS, no regression against --baseline's pyhttpd (issue 18), where it ran.
+    before = [r for r in rows if r.server == "pyhttpd-baseline" and r.mode == HTTPS and r.good]
+    if before:
+        measured, worst = [], None
+        for old in before:
+            new = _find(rows, BASELINE, old.target, HTTPS)
+            ratio = _paired_ratio(new, old) if new else None
+            if ratio is not None:
+                measured.append(f"{old.target} {ratio:.2f}×")
+                worst = ratio if worst is None else min(worst, ratio)
+        out.append(
+            Target(
+                "HTTPS keep-alive: no regression against pyhttpd-baseline (taken as ≥ 0.95×)",
+                "pyhttpd ÷ pyhttpd-baseline: " + ", ".join(measured) if measured else "not measured",
+                _verdict(worst, worst is not None and worst >= 0.95),
+            )
+        )
+
     # Resident memory per worker.
     rss = [r.worker_rss for r in rows if r.server == BASELINE and r.worker_rss is not None]
     peak = max(rss) if rss else None
