@@ -317,7 +317,7 @@ class Bench:
                     why = why or f"negotiated {got}, not {tls.EXPECTED}"
                     wrong = {path: wrong[path] or why for path in wrong}
             if not self.args.quick:
-                self.load(server, port, "/1k.bin", cells[0][1], WARMUP)
+                self.load(server, port, "/1k.bin", wrk.HTTPS if https else "keep-alive", WARMUP)
                 known.update(settle(proc.pid, quiet=1.0))
             for target, mode in cells:
                 if proc.poll() is not None:
@@ -595,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.insert(1, BASELINE)
     if args.list:
         for server in servers:
-            print(f"{server.name:18} {server.description}")
+            print(f"{server.name:18} {server.description}" + ("; HTTPS rows too" if server.tls else ""))
         return 0
     project_python = REPO / ".venv" / "bin" / "python"
     if not (REPO / ".venv" / "bin" / "pyhttpd").exists():
