@@ -260,15 +260,15 @@ class Bench:
             # as early, and with --only pyhttpd, pyhttpd's 1 KiB keep-alive load is always
             # next to pyhttpd-log's, whose difference is the access log's cost.
             cells = cells[::-1]
-        starts: list[bool] = []  # HTTPS or not, in the order of the cells
-        for _, mode in cells:
-            if (mode == wrk.HTTPS) not in starts:
-                starts.append(mode == wrk.HTTPS)
+        # The HTTPS start after the plain one, before it on even rounds (as the cells turn).
+        starts = [True, False] if number % 2 == 0 else [False, True]
         for https in starts:
             self.run_start(server, number, [c for c in cells if (c[1] == wrk.HTTPS) == https], https)
 
     def run_start(self, server: Server, number: int, cells: list[tuple[str, str]], https: bool) -> None:
         """One start of ``server`` (serving HTTPS only if ``https``): load it on ``cells``, stop it."""
+        if not cells:
+            return
         port = free_port()
         tls_ctx = self.client_tls if https else None
         try:
