@@ -253,7 +253,7 @@ class Bench:
             self.samples.append(report.Sample(server.name, target, mode, number, problem=why))
 
     def run_server(self, server: Server, number: int) -> None:
-        """Start ``server``, load it on each of its cells, stop it; then the same over HTTPS."""
+        """Start ``server``, load it on each of its cells, stop it (HTTPS cells: a start of their own)."""
         cells = self.plan.loads[server.name]
         if number % 2 == 0:
             # Backwards on even rounds: a cell is loaded as often late in its server's turn
