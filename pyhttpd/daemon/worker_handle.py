@@ -77,8 +77,10 @@ class WorkerHandle:
     """
 
     def __init__(self, index: int, generation: int, settings: dict, listeners: list[BoundListener],
-                 credentials: Credentials | None = None, command: tuple[str, ...] = WORKER_COMMAND) -> None:
+                 credentials: Credentials | None = None, command: tuple[str, ...] = WORKER_COMMAND,
+                 accept_board_fd: int | None = None) -> None:
         self.index = index
+        self.accept_board_fd = accept_board_fd  # the fleet's (workers/accept_board.py); not ours to close
         self.generation = generation
         self.settings = settings
         self.listeners = list(listeners)
@@ -108,9 +110,11 @@ class WorkerHandle:
         scoreboard_fd, scoreboard = Scoreboard.create(None, self.settings["threads"], len(self.listeners))
         listener_specs, tls_fds = tls_listener_specs(self.listeners)
         spec = WorkerSpec(worker=self.index, generation=self.generation, listeners=listener_specs,
-                          status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings)
+                          status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings,
+                          accept_board_fd=self.accept_board_fd)
         env = {**os.environ, **identity_environment(self.credentials), SPEC_ENV: spec.to_json()}
-        fds = (*(listener.fileno() for listener in self.listeners), status_w, scoreboard_fd, *tls_fds)
+        shared = (status_w, scoreboard_fd) + (() if self.accept_board_fd is None else (self.accept_board_fd,))
+        fds = (*(listener.fileno() for listener in self.listeners), *shared, *tls_fds)
         try:
             self._proc = subprocess.Popen(self.command, pass_fds=fds, env=env, stdin=subprocess.DEVNULL,
                                           **popen_identity(self.credentials))

@@ -68,6 +68,7 @@ class WorkerSpec:
     status_fd: int
     scoreboard_fd: int
     settings: dict = field(default_factory=dict)  # the Config's worker-relevant settings
+    accept_board_fd: int | None = None  # the fleet's accept board (accept_board.py), shared by all
 
     def to_json(self) -> str:
         """The spec as one JSON string."""

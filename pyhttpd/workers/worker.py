@@ -21,6 +21,7 @@ from ..tls import add_certificate_from_fd, context_from_fd
 from ..tls_policy import TLSPolicy
 from ..tls_sni import choose_by_server_name
 from ..tls_tickets import ListenerTickets, TicketChain
+from .accept_board import AcceptBoard, AcceptPolicy
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line
@@ -174,6 +175,9 @@ class Worker:
             specs[listener] = item
         driver = load_driver(self.settings, listeners)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts, specs)
+        if self.spec.accept_board_fd is not None:
+            board = AcceptBoard(self.spec.accept_board_fd)
+            self.loop.accept_policy = AcceptPolicy(board, self.spec.worker, self.settings.get("workers", 1))
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _report(self, event: str) -> None:
