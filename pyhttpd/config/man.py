@@ -5,9 +5,9 @@ files the table gives (generated.py), so the man page and docs/configuration.md 
 disagree about a setting.
 """
 
-from . import __version__
-from .config_render import GENERATED_BY, default_text, flag_text
-from .config_table import SECTIONS, SETTINGS, Setting
+from .. import __version__
+from .render import GENERATED_BY, default_text, flag_text
+from .table import SECTIONS, SETTINGS, Setting
 
 
 def roff_text(text: str) -> str:

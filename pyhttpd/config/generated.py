@@ -3,8 +3,8 @@
 scripts/gen-example-config writes them; tests/test_config.py fails while one is stale.
 """
 
-from .config_man import render_manual
-from .config_render import render_example_config, render_reference
+from .man import render_manual
+from .render import render_example_config, render_reference
 
 # Paths relative to the repository root.
 GENERATED_FILES = {

@@ -9,16 +9,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config_values import (
-    ADMIN_ADDRESS,
+from .kinds import (
     BOOLEAN,
     CACHE_RULES,
     DIRECTORY,
     GROUP,
     HANDLER,
     HEADER_PAIRS,
-    HSTS,
-    LISTENERS,
     LOG_TARGET,
     MEDIA_TYPE,
     MIME_TYPES,
@@ -26,11 +23,6 @@ from .config_values import (
     OPTIONAL_DIRECTORY,
     OPTIONAL_FILE,
     SERVER,
-    TLS_CIPHERS,
-    TLS_GROUPS,
-    TLS_PROFILE,
-    TLS_VERIFY_CLIENT,
-    TLS_VERSION,
     USER,
     Kind,
     choice,
@@ -38,6 +30,8 @@ from .config_values import (
     pattern,
     seconds,
 )
+from .listeners import ADMIN_ADDRESS, LISTENERS
+from .tls_values import HSTS, TLS_CIPHERS, TLS_GROUPS, TLS_PROFILE, TLS_VERIFY_CLIENT, TLS_VERSION
 
 STATIC_HANDLER = "pyhttpd.server:SimpleHTTPRequestHandler"
 CGI_HANDLER = "pyhttpd.server:CGIHTTPRequestHandler"

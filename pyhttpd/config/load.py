@@ -3,7 +3,7 @@
 ``load_config(argv)`` takes the defaults, then the file named by ``--config``, then the flags,
 checks every value and the combinations, and returns a ``Config`` or raises ``ConfigError``
 (one line: file, key, problem). The keys, flags, kinds and defaults live in one table,
-``pyhttpd.config_table.SETTINGS``; docs/configuration.md describes them.
+``pyhttpd.config.table.SETTINGS``; docs/configuration.md describes them.
 
 Checking touches only the local system (directories, users, groups): it resolves no host
 names, binds no sockets and does not import the handler; the supervisor does those (and
@@ -19,34 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from . import __version__
-from .config_render import default_text, render_example_config, render_reference
-from .config_table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
-from .config_values import (
-    LISTEN_TLS_SETTINGS,
-    NEEDS_CLIENT_CA,
-    Invalid,
-    Listener,
-    check_admin_address,
-    check_listeners,
-    parse_address,
-    show,
-    tls_files,
-    with_tls_settings,
-)
-from .protocol import Limits
-
-__all__ = [
-    "Config",
-    "ConfigError",
-    "Listener",
-    "build_arg_parser",
-    "check_config",
-    "load_config",
-    "parse_address",
-    "render_example_config",
-    "render_reference",
-]
+from .. import __version__
+from ..protocol import Limits
+from .kinds import Invalid, show
+from .listeners import Listener, check_admin_address, check_listeners, with_tls_settings
+from .render import default_text
+from .table import BY_KEY, CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, Setting
+from .tls_values import LISTEN_TLS_SETTINGS, NEEDS_CLIENT_CA, tls_files
 
 COMMAND_LINE = "command line"
 
