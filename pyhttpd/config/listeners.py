@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..tls import SNICertificate, TLSFiles
-from ..tls_policy import resolve
+from ..tls.policy import resolve
 from .kinds import Invalid, Kind, convert_boolean, file_in_existing_directory, show
 from .tls_values import LISTEN_TLS_SETTINGS, NEEDS_CLIENT_CA, tls_files
 

@@ -211,7 +211,7 @@ What cannot be set, because Python's `ssl` module (3.11, OpenSSL 3.0) has no way
 TLS 1.3 cipher suites (OpenSSL's default, which is what both profiles list) and the
 signature algorithms. The groups have no binding either before Python 3.15 (only
 `set_ecdh_curve`, one curve): pyhttpd sets the list through OpenSSL's
-`SSL_CTX_set1_groups_list`, called with `ctypes` on CPython 3.8 to 3.14 (pyhttpd/tls_native.py
+`SSL_CTX_set1_groups_list`, called with `ctypes` on CPython 3.8 to 3.14 (pyhttpd/tls/native.py
 says how it makes sure of the context it writes to). Where that is not possible, a single
 group can still be set, a list of several is refused, and the profiles keep OpenSSL's
 default groups. OCSP stapling is not offered: Python's `ssl` has no server-side status
@@ -246,7 +246,7 @@ did not return a certificate`). The subject of a verified certificate is the acc
 `self.connection.getpeercert()`, as under `http.server`.
 
 Session resumption works whichever worker a returning client reaches: the workers share
-their session ticket keys, which OpenSSL otherwise draws per process (pyhttpd/tls_tickets.py:
+their session ticket keys, which OpenSSL otherwise draws per process (pyhttpd/tls/tickets.py:
 the master draws a secret at start; each listener's keys derive from it and from its
 certificate, and move on every hour by a one-way step, so a worker cannot decrypt the
 tickets of the hours before; Mozilla's nginx configuration turns tickets off because nginx
@@ -263,7 +263,7 @@ s_client` with a saved session:
 
 ("Before" was measured with connections that sent no request; issue 18 measured session
 IDs at 10/20 with 2 workers and 20/20 with one: a cache per process.)
-Where `tls_native` cannot reach OpenSSL (not CPython 3.8 to 3.14), each worker keeps
+Where `pyhttpd.tls.native` cannot reach OpenSSL (not CPython 3.8 to 3.14), each worker keeps
 OpenSSL's own keys, as before.
 
 `hsts` adds `Strict-Transport-Security` to every response of an HTTPS listener, whatever

@@ -9,8 +9,8 @@ import ssl
 from typing import Any
 
 from ..tls import TLSFiles
-from ..tls_groups import GroupsError, set_groups
-from ..tls_policy import PROFILES, TLS_VERSIONS, VERIFY_CLIENT
+from ..tls.groups import GroupsError, set_groups
+from ..tls.policy import PROFILES, TLS_VERSIONS, VERIFY_CLIENT
 from .kinds import BOOLEAN, OPTIONAL_FILE, Invalid, Kind, absolute_path, choice, show
 
 TLS_PROFILE = choice(*PROFILES)

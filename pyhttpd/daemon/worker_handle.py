@@ -14,8 +14,7 @@ import sys
 import time
 from dataclasses import replace
 
-from .. import tls_tickets
-from ..tls import TLSMaterial, secret_fd
+from ..tls import TLSMaterial, secret_fd, tickets
 from ..workers.contract import EVENT_READY, SPEC_ENV, CounterView, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
@@ -47,8 +46,8 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
                 if client_ca is not None:
                     fds.append(client_ca)
                     spec = replace(spec, tls_client_ca_fd=client_ca)
-                if tls_tickets.supported():
-                    chain = tls_tickets.master_secret().chain(listener.name, listener.tls.pem)
+                if tickets.supported():
+                    chain = tickets.master_secret().chain(listener.name, listener.tls.pem)
                     fds.append(secret_fd(chain.to_text()))
                     spec = replace(spec, tls_tickets_fd=fds[-1])
             specs.append(spec)

@@ -50,12 +50,12 @@ class ListenerSpec:
     tls_fd: int | None = None  # a sealed memfd with the PEM chain and key: a TLS listener
     tls_password_fd: int | None = None  # a memfd with the key's password, if it has one
     proxy_protocol: bool = False  # each connection starts with a PROXY header
-    tls_policy: dict | None = None  # tls_policy.TLSPolicy.as_dict(); None: the default profile
+    tls_policy: dict | None = None  # tls.policy.TLSPolicy.as_dict(); None: the default profile
     hsts: str | None = None  # the Strict-Transport-Security value of a TLS listener's responses
     # its further certificates, by server name: {"names": [...], "tls_fd": fd, "tls_password_fd": fd or None}
     tls_sni: list = field(default_factory=list)
     tls_client_ca_fd: int | None = None  # a memfd with the CA certificates client certificates need
-    tls_tickets_fd: int | None = None  # a memfd with its session ticket chain (tls_tickets.TicketChain)
+    tls_tickets_fd: int | None = None  # a memfd with its session ticket chain (tls.tickets.TicketChain)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import setproctitle
 from .. import logs
 from ..protocol.connection_state import State
 from ..tls import add_certificate_from_fd, context_from_fd
-from ..tls_policy import TLSPolicy
-from ..tls_sni import choose_by_server_name
-from ..tls_tickets import ListenerTickets, TicketChain
+from ..tls.policy import TLSPolicy
+from ..tls.sni import choose_by_server_name
+from ..tls.tickets import ListenerTickets, TicketChain
 from .connections import ConnectionLoop
 from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line

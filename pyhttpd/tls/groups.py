@@ -2,7 +2,7 @@
 
 ``SSLContext.set_ecdh_curve`` takes one curve; OpenSSL's ``SSL_CTX_set1_groups_list``, which
 takes a list, has no binding before Python 3.15: ``set_groups`` calls it through
-``tls_native`` where that can be done soundly. Anywhere else, one group can still be set
+``native.py`` where that can be done soundly. Anywhere else, one group can still be set
 (``set_ecdh_curve``); several are refused.
 """
 
@@ -10,7 +10,7 @@ import re
 import ssl
 import sys
 
-from . import tls_native
+from . import native
 
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -21,7 +21,7 @@ class GroupsError(ValueError):
 
 def groups_settable() -> bool:
     """True if ``set_groups`` can set several groups in this process."""
-    return tls_native.available()
+    return native.available()
 
 
 def set_groups(context: ssl.SSLContext, groups: tuple[str, ...]) -> None:
@@ -33,7 +33,7 @@ def set_groups(context: ssl.SSLContext, groups: tuple[str, ...]) -> None:
     for name in groups:
         if not _GROUP_NAME.fullmatch(name):
             raise GroupsError(f"{name!r} is not a group name (such as X25519 or prime256v1)")
-    if not tls_native.available():
+    if not native.available():
         if len(groups) > 1:
             raise GroupsError(f"this Python ({sys.version.split()[0]}, {ssl.OPENSSL_VERSION}) can set "
                               "one group only")
@@ -42,5 +42,5 @@ def set_groups(context: ssl.SSLContext, groups: tuple[str, ...]) -> None:
         except ValueError:
             raise GroupsError("OpenSSL does not know this group") from None
         return
-    if tls_native.ctrl(context, tls_native.SSL_CTRL_SET_GROUPS_LIST, 0, ":".join(groups).encode()) != 1:
+    if native.ctrl(context, native.SSL_CTRL_SET_GROUPS_LIST, 0, ":".join(groups).encode()) != 1:
         raise GroupsError("OpenSSL does not know one of these groups")

@@ -1,6 +1,6 @@
 """TLS for listeners: the server context, certificate checks, and handing keys to workers.
 
-Defaults: Mozilla's "intermediate" profile (``tls_policy``: TLS 1.2 at least, its TLS 1.2
+Defaults: Mozilla's "intermediate" profile (``policy.py``: TLS 1.2 at least, its TLS 1.2
 ciphers and groups, the client's cipher preference), ALPN ``http/1.1``, no TLS compression
 (OpenSSL 3 never compresses; OP_NO_COMPRESSION says so anyway).
 
@@ -17,7 +17,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from .tls_policy import PolicyError, TLSPolicy, apply, resolve
+from .policy import PolicyError, TLSPolicy, apply, resolve
 
 DEFAULT_ALPN = ("http/1.1",)
 _PEM_LIMIT = 1024 * 1024  # a certificate chain and key are a few KiB
@@ -301,49 +301,6 @@ def add_certificate_from_fd(context: ssl.SSLContext, fd: int, password: str | No
     """Load a second certificate (of another key type: RSA beside ECDSA) into ``context``,
     from PEM material in the inherited ``fd``; OpenSSL offers each client the one it supports."""
     context.load_cert_chain(f"/proc/self/fd/{fd}", None, _no_password if password is None else password)
-
-
-# RFC 4514's short names; any other attribute keeps the long name Python gives it.
-_SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
-                "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
-                "domainComponent": "DC", "streetAddress": "STREET", "userId": "UID"}
-
-
-def client_subject(sock: ssl.SSLSocket) -> str | None:
-    """The subject of the client certificate ``sock`` verified, as RFC 4514 writes it
-    (``O=Example,CN=alice``, as nginx's $ssl_client_s_dn); None without one."""
-    try:
-        subject = (sock.getpeercert() or {}).get("subject")
-    except (ValueError, OSError):
-        return None
-    if not subject:
-        return None
-    parts = []
-    for rdn in reversed(subject):
-        parts.append("+".join(f"{_SHORT_NAMES.get(name, name)}={_escaped(value)}" for name, value in rdn))
-    return ",".join(parts)
-
-
-def _escaped(value: str) -> str:
-    value = "".join("\\" + char if char in ',+"\\<>;=' else char for char in value)
-    return "\\" + value if value[:1] in ("#", " ") else value
-
-
-def send_close_notify(sock: ssl.SSLSocket) -> None:
-    """End a TLS connection's sending side with close_notify, without waiting; never raises.
-
-    A client reading a response delimited by the end of the connection (no Content-Length)
-    needs it to tell the end from a truncation: OpenSSL 3 clients report an EOF without it
-    as an error. The socket is left non-blocking; the client's close_notify is not awaited.
-    Then shut the TCP connection down as usual.
-    """
-    try:
-        sock.setblocking(False)  # else unwrap waits for the client's close_notify
-        sock.unwrap()
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-        pass  # sent (or the send buffer is full: then the client sees a plain EOF)
-    except (OSError, ValueError):
-        pass  # the connection is gone, or never finished its handshake
 
 
 def _reason(error: Exception) -> str:

@@ -8,14 +8,14 @@ guidelines 5.7) that pyhttpd offers as presets: ``intermediate`` (the default: T
 
 What Python's ``ssl`` module cannot set, and so no setting offers: the TLS 1.3 cipher
 suites (OpenSSL's default, which is exactly what both profiles list), and signature
-algorithms. Groups are set through OpenSSL itself (``tls_groups``) where that is possible,
+algorithms. Groups are set through OpenSSL itself (``groups.py``) where that is possible,
 see ``groups_settable``.
 """
 
 import ssl
 from dataclasses import dataclass, replace
 
-from .tls_groups import GroupsError, groups_settable, set_groups
+from .groups import GroupsError, groups_settable, set_groups
 
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 # Mozilla's TLS 1.2 list for both profiles (modern never uses it: TLS 1.3 only). The DHE
@@ -39,7 +39,7 @@ class PolicyError(ValueError):
 class TLSPolicy:
     """A listener's negotiation settings.
 
-    ``groups`` empty: OpenSSL's default groups (where they cannot be set, see tls_groups).
+    ``groups`` empty: OpenSSL's default groups (where they cannot be set, see groups.py).
     """
 
     profile: str = "intermediate"

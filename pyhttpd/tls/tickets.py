@@ -3,7 +3,7 @@
 OpenSSL encrypts session tickets (TLS 1.2 tickets, and all TLS 1.3 resumption, which is
 stateless) with keys it draws at random for each ``SSL_CTX``: each worker had its own, so
 a returning client resumed only when it reached the worker it had met (about 1 in N), and
-never after a reload. Python's ``ssl`` cannot set those keys; ``tls_native`` can.
+never after a reload. Python's ``ssl`` cannot set those keys; ``native.py`` can.
 
 The keys: the master draws one secret when it starts. A listener's chain starts at
 HMAC-SHA256(secret, its name and certificate) and moves on every ``PERIOD_S`` (counted from
@@ -26,7 +26,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from . import tls_native
+from . import native
 
 PERIOD_S = 3600.0
 _KEY_BYTES = 80  # OpenSSL's ticket key: 16 bytes of name, 32 of HMAC key, 32 of AES key
@@ -91,8 +91,8 @@ def master_secret() -> MasterSecret:
 
 
 def supported() -> bool:
-    """True if ticket keys can be set here (``tls_native``); else OpenSSL's per-process keys."""
-    return tls_native.available()
+    """True if ticket keys can be set here (``native.py``); else OpenSSL's per-process keys."""
+    return native.available()
 
 
 def set_ticket_keys(contexts: list[ssl.SSLContext], chain: TicketChain) -> bool:
@@ -101,8 +101,8 @@ def set_ticket_keys(contexts: list[ssl.SSLContext], chain: TicketChain) -> bool:
     keys = chain.ticket_keys()
     done = True
     for context in contexts:
-        done &= tls_native.ctrl(context, tls_native.SSL_CTRL_SET_TLSEXT_TICKET_KEYS, len(keys), keys) == 1
-        tls_native.ctrl(context, tls_native.SSL_CTRL_SET_SESS_CACHE_MODE, _SESS_CACHE_OFF, None)
+        done &= native.ctrl(context, native.SSL_CTRL_SET_TLSEXT_TICKET_KEYS, len(keys), keys) == 1
+        native.ctrl(context, native.SSL_CTRL_SET_SESS_CACHE_MODE, _SESS_CACHE_OFF, None)
     return done
 
 
