@@ -9,7 +9,7 @@ is fully stopped, with no job queued for it.
 """
 
 from .activation import store_name
-from .events import WARNING, log_event
+from .master_log import WARNING, log_event
 from .sockets import BoundListener
 from .systemd import Notifier
 

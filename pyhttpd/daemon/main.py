@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import ConfigError, check_config, load_config
     from .activation import take_passed_sockets
     from .generation import GENERATION_ERRORS
-    from .logfiles import log_targets
+    from .master_log import log_targets
     from .pidfile import PidfileLocked
     from .supervisor import Supervisor
     from .systemd import Notifier

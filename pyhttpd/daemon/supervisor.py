@@ -16,15 +16,23 @@ from ..config import Config
 from .activation import PassedSockets, not_passed
 from .admin import AdminServer, Response, admin_address
 from .daemonize import detach
-from .events import ERROR, WARNING, log_event, reopen_log, use_log_target
 from .fdstore import FdStore
 from .fleet import Fleet
 from .generation import GENERATION_ERRORS, Generation, build_generation, reload_generation
 from .idle_exit import IdleWatch
 from .listener_set import ListenerSet
 from .load import Load, measure
-from .logfiles import log_targets, point_stderr_at, reopen_stderr
 from .manager_link import ManagerLink
+from .master_log import (
+    ERROR,
+    WARNING,
+    log_event,
+    log_targets,
+    point_stderr_at,
+    reopen_log,
+    reopen_stderr,
+    use_log_target,
+)
 from .metrics import render_metrics
 from .pidfile import Pidfile
 from .proctitle import master_title, set_title

@@ -9,7 +9,7 @@ import pytest
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states
 from pyhttpd.daemon.backoff import MAX_DELAY_S, SlotBackoff, backoff_delay, is_early_death
-from pyhttpd.daemon.logfiles import log_targets
+from pyhttpd.daemon.master_log import log_targets
 from pyhttpd.daemon.privileges import (
     PrivilegeError,
     ensure_can_switch,

@@ -1,4 +1,8 @@
-"""Where the logs go: the targets the config names, resolved for a daemon, and fd 2 pointed at them.
+"""The master's own logging: its events, and where the logs go when it runs as a daemon.
+
+Every supervisor event goes through ``log_event``, which keeps the master's many call sites
+short; the lines themselves (schema, one write(2) per line, the size cap that keeps them
+whole) are ``pyhttpd.logs``'s job.
 
 A log target is a path, "-" (standard error) or "off". A daemon has no standard error, so
 there "-" means ``logs.directory``/access.log or error.log, or "off" without a directory.
@@ -8,10 +12,35 @@ The master writes its events to fd 2; when the error log is a file, fd 2 *is* th
 
 import os
 
+from .. import logs
 from ..config import Config
 
 STDERR = "-"
 OFF = "off"
+
+DEBUG = "debug"
+INFO = "info"
+WARNING = "warning"
+ERROR = "error"
+
+
+def log_event(event: str, level: str = INFO, **fields: object) -> None:
+    """Log one master event at ``level``; never raises (a lost line must not stop the master)."""
+    getattr(logs.current().events, level)(event, **fields)
+
+
+def use_log_target(error_log: str, level: str) -> None:
+    """Send the master's events to ``error_log`` (a path, "-" or "off") from now on.
+
+    Raises OSError if the file cannot be opened.
+    """
+    logs.configure("master", error_log=error_log, access_log=logs.OFF, level=level,
+                   stream_fd=logs.stream_fd())
+
+
+def reopen_log() -> None:
+    """Reopen the master's log file after rotation; raises OSError (the old file stays)."""
+    logs.current().reopen()
 
 
 def log_targets(config: Config) -> tuple[str, str]:

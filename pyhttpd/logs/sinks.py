@@ -1,14 +1,12 @@
-"""Where the logs go, and structlog's set-up: the same in the master and every worker.
+"""Where one log's lines go: a file, journald's or another stream, or nowhere; one write(2) a line.
 
-log_lines.py makes a line (the schema, escaping, the 4096-byte cap); this module opens the
-targets and hands each line to one of them. Why a line is never torn or interleaved,
-whatever the target: every line is at most ``MAX_LINE_BYTES`` (4096, POSIX's PIPE_BUF on
-Linux) and is written with one ``write(2)``.
+Why a line is never torn or interleaved, whatever the target: every line is at most
+``MAX_LINE_BYTES`` (4096, POSIX's PIPE_BUF on Linux) and is written with one ``write(2)``.
 - A file is opened with O_APPEND by each process, so each write lands whole at the end.
 - A pipe: POSIX makes writes of at most PIPE_BUF bytes atomic.
 - journald's stdout stream (an AF_UNIX stream socket): Linux queues one write no larger
-  than half the socket's send buffer (212992 bytes by default) as a single unit, which
-  journald reads in order; 4096 bytes is far below that.
+  than half the socket's send buffer as a single unit, which journald reads in order;
+  4096 bytes is far below that.
 
 On journald's stream, each line starts with its syslog priority, ``<3>`` for an error
 (journald's ``SyslogLevelPrefix=``, on by default): journald stores it as PRIORITY= and strips
@@ -20,16 +18,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import structlog
-
-from . import log_lines
-from .access_line import AccessLine
 
 STREAM = "-"
 OFF = "off"
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 # syslog's priorities (RFC 5424), as the "<N>" prefix journald's stream protocol reads.
 JOURNAL_PREFIXES = {"debug": b"<7>", "info": b"<6>", "warning": b"<4>", "error": b"<3>", "critical": b"<2>"}
 
@@ -156,74 +147,3 @@ class SinkLogger:
     warn = warning
     exception = error
     fatal = critical
-
-
-@dataclass
-class Logs:
-    """This process's two logs: ``events`` (filtered by level) and ``access``."""
-
-    events: object
-    access: object
-    sinks: list[LineSink]
-    access_line: AccessLine | None = None  # writes the per-request access event; None when the log is off
-
-    def dropped(self) -> int:
-        """Lines lost by this process's logs so far (a full disk, a closed stream)."""
-        return sum(sink.dropped for sink in self.sinks)
-
-    def reopen(self) -> None:
-        """Reopen every file target; raises OSError for the first that cannot be opened."""
-        for sink in self.sinks:
-            sink.reopen()
-
-
-_logs: Logs | None = None
-
-
-def configure(role: str, *, worker: int | None = None, generation: int | None = None,
-              error_log: str = STREAM, access_log: str = STREAM, level: str = "info",
-              stream_fd: int = 2) -> Logs:
-    """Set up structlog for this process and return its logs (also kept for ``current``).
-
-    Raises OSError if a log file cannot be opened.
-    """
-    global _logs
-    identity = log_lines.set_identity(role, worker, generation)
-    structlog.configure(processors=log_lines.PROCESSORS, cache_logger_on_first_use=True)
-    error_sink = LineSink(error_log, stream_fd)
-    shared = access_log == error_log and access_log != OFF
-    access_sink = error_sink if shared else LineSink(access_log, stream_fd)
-    _logs = Logs(_logger(error_sink, level), _logger(access_sink, "debug"),
-                 [error_sink] if access_sink is error_sink else [error_sink, access_sink],
-                 None if access_sink.target == OFF else AccessLine(access_sink.write, identity))
-    events = _logs.events
-
-    def report(event: str, level: str, **fields: object) -> None:
-        # A loss on the error log itself is reported there too: lost as well while the disk
-        # is full, but the recovery line lands, with the count.
-        getattr(events, level)(event, **fields)
-
-    for sink in _logs.sinks:
-        sink.report = report
-    return _logs
-
-
-class _Discard:
-    """The logger of an "off" log: every method returns at once, nothing is rendered."""
-
-    def _drop(self, *args, **fields) -> None:
-        return None
-
-    debug = info = warning = warn = error = critical = exception = fatal = msg = log = _drop
-
-
-def _logger(sink: LineSink, level: str):
-    if sink.target == OFF:  # the line would be built only to be thrown away: per request, with access
-        return _Discard()
-    wrapper = structlog.make_filtering_bound_logger(LEVELS[level])
-    return structlog.wrap_logger(SinkLogger(sink), wrapper_class=wrapper)
-
-
-def current() -> Logs:
-    """This process's logs; before ``configure``, the master's defaults on stderr."""
-    return _logs or configure("master")

@@ -1,6 +1,6 @@
 """The access event, rendered from a template: one per request, so it has its own fast path.
 
-Every other event goes through structlog's processor chain (logs.py). The access event's
+Every other event goes through structlog's processor chain (logs/__init__.py). The access event's
 fields are fixed, and that chain (a bound logger's dispatch, a dict per event,
 ``json.dumps``) cost about 13 µs a request, over a tenth of a static answer: the access
 log's budget is a tenth. ``AccessLine`` writes the same bytes the chain would (tests compare
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import NamedTuple
 
-from .log_lines import MAX_LINE_BYTES, Identity, clock, render_line
+from .lines import MAX_LINE_BYTES, Identity, clock, render_line
 
 # What json.dumps writes for an int and a float, and a TypeError for any other type.
 _int = int.__repr__
