@@ -4,7 +4,7 @@ import http
 import re
 from dataclasses import dataclass
 
-from .cgi_errors import CGIBadResponse
+from .errors import CGIBadResponse
 
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")

@@ -36,9 +36,9 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .cgi_errors import CGIBadResponse, CGIError, CGILaunchError
-from .cgi_headers import CGIHeaders, parse_cgi_headers
-from .cgi_process import CGILimits, ChildProcess
+from .errors import CGIBadResponse, CGIError, CGILaunchError
+from .headers import CGIHeaders, parse_cgi_headers
+from .process import CGILimits, ChildProcess
 
 DEFAULT_CGI_USER = "nobody"
 PYTHON_SUFFIXES = (".py", ".pyw")

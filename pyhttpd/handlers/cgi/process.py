@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .cgi_errors import CGILaunchError, CGITimeout
+from .errors import CGILaunchError, CGITimeout
 
 _REAP_GRACE_SECONDS = 5.0
 _FEEDER_JOIN_SECONDS = 1.0

@@ -9,7 +9,7 @@ with these differences, all deliberate:
   redirect). A script that fails before a valid header block is answered with a short
   error page, never its output or a traceback: 500 if it could not be started, 502 for an
   invalid response or an early exit, 504 after ``cgi_timeout`` seconds;
-- the environment is built from scratch (``cgi_env``): nothing from the server's
+- the environment is built from scratch (``env.py``): nothing from the server's
   ``os.environ`` leaks into it, and ``os.environ`` is never changed;
 - a server running as root runs scripts as ``cgi_user`` (``nobody``) and never as root;
 - the request body is streamed to the script, at most Content-Length bytes; a chunked
@@ -28,13 +28,13 @@ import urllib.parse
 from collections.abc import Iterator
 from http import HTTPStatus
 
-from .. import __version__
-from .cgi_env import CGIRequestInfo, build_cgi_environ
-from .cgi_errors import CGIError
-from .cgi_process import CGILimits
-from .cgi_runner import DEFAULT_CGI_USER, CGIResponse, is_python_script, run_cgi_script, script_command
-from .paths import _url_collapse_path, path_of_target
-from .static import SimpleHTTPRequestHandler
+from ... import __version__
+from ..paths import _url_collapse_path, path_of_target
+from ..static import SimpleHTTPRequestHandler
+from .env import CGIRequestInfo, build_cgi_environ
+from .errors import CGIError
+from .process import CGILimits
+from .runner import DEFAULT_CGI_USER, CGIResponse, is_python_script, run_cgi_script, script_command
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 
