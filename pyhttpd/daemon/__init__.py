@@ -1,6 +1,6 @@
 """The master process: binds the listeners, starts workers, and keeps them serving.
 
-It knows sockets, processes, signals and the worker contract (pyhttpd.workers.contract);
+It knows sockets, processes, signals and the worker contract (pyhttpd.ipc);
 it never parses HTTP and never imports the user's handler. ``main.main`` is the entry
 point; ``supervisor.Supervisor.run`` the table of contents.
 

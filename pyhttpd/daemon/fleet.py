@@ -16,7 +16,7 @@ workers toward "target workers of the current generation, all ready":
 import subprocess
 import time
 
-from ..workers.contract import EVENT_READY
+from ..ipc.spec import EVENT_READY
 from .backoff import SlotBackoff, is_early_death
 from .generation import Generation
 from .liveness import find_hang

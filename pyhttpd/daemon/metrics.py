@@ -11,7 +11,7 @@ scoreboard already is that per-process shared memory. What is left, the text for
 a few lines (docs/status.md).
 """
 
-from ..workers.counters import STATUS_CLASSES
+from ..ipc.scoreboard import STATUS_CLASSES
 from .states import DRAINING, READY, STARTING
 from .tally import Tally
 

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from ..workers.counters import STATUS_CLASSES
+from ..ipc.scoreboard import STATUS_CLASSES
 from .run_state import ReloadOutcome
 from .worker_handle import WorkerHandle
 
@@ -71,7 +71,7 @@ def _worker(handle: WorkerHandle) -> dict:
 
 
 def named_rows(listeners: list[str], rows) -> dict:
-    """Per-listener counter rows (counters.py) as {"requests": {listener: {"2xx": n, ...}},
+    """Per-listener counter rows (ipc/scoreboard.py) as {"requests": {listener: {"2xx": n, ...}},
     "bytes_sent": {listener: n}}."""
     requests, sent = {}, {}
     for name, row in zip(listeners, rows, strict=False):

@@ -9,7 +9,7 @@ the metrics report never go down when workers come and go.
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..workers.contract import CounterView
+from ..ipc.scoreboard import CounterView
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Tally:
     exits: int = 0
     kills: Counter = field(default_factory=Counter)  # reason -> workers killed
     reloads: Counter = field(default_factory=Counter)  # "ok"/"failed" -> reloads
-    # Exited workers' counters: listener name -> summed row (counters.py), and the totals.
+    # Exited workers' counters: listener name -> summed row (ipc/scoreboard.py), and the totals.
     rows: dict[str, list[int]] = field(default_factory=dict)
     shed: int = 0
     log_lines_dropped: int = 0

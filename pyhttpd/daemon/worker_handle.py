@@ -14,8 +14,9 @@ import sys
 import time
 from dataclasses import replace
 
+from ..ipc.scoreboard import CounterView, Scoreboard
+from ..ipc.spec import EVENT_READY, SPEC_ENV, ListenerSpec, WorkerSpec
 from ..tls import TLSMaterial, secret_fd, tickets
-from ..workers.contract import EVENT_READY, SPEC_ENV, CounterView, ListenerSpec, Scoreboard, WorkerSpec
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
 from .sockets import BoundListener

@@ -16,13 +16,14 @@ from functools import partial
 import setproctitle
 
 from .. import logs
+from ..ipc.scoreboard import Scoreboard
+from ..ipc.spec import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, WorkerSpec, status_message
 from ..protocol.connection_state import State
 from ..tls import add_certificate_from_fd, context_from_fd
 from ..tls.policy import TLSPolicy
 from ..tls.sni import choose_by_server_name
 from ..tls.tickets import ListenerTickets, TicketChain
 from .connections import ConnectionLoop
-from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
 from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line
 from .handler_driver import HandlerDriver
 from .server_object import WorkerServer, build_server, load_server
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from .contract import CHECK_SETTINGS_ENV, SPEC_ENV
+    from ..ipc.spec import CHECK_SETTINGS_ENV, SPEC_ENV
 
     parser = argparse.ArgumentParser(
         prog="python -m pyhttpd.workers",
