@@ -21,7 +21,7 @@ from .backoff import SlotBackoff, is_early_death
 from .generation import Generation
 from .liveness import find_hang
 from .master_log import ERROR, INFO, WARNING, log_event
-from .tally import Tally
+from .metrics import Tally
 from .worker_handle import WORKER_COMMAND, WorkerHandle
 from .worker_settings import worker_settings
 

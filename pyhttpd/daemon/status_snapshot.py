@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..ipc.scoreboard import STATUS_CLASSES
-from .run_state import ReloadOutcome
+from .systemd.run_state import ReloadOutcome
 from .worker_handle import WorkerHandle
 
 SCHEMA = 1
@@ -23,7 +23,7 @@ class MasterFacts:
     """The master's side of a snapshot."""
 
     name: str | None
-    phase: str  # status_text.py's STARTING, SERVING, RELOADING, STOPPING
+    phase: str  # manager_link.py's STARTING, SERVING, RELOADING, STOPPING
     generation: int  # the generation serving (or starting)
     target: int  # workers wanted
     started: float  # monotonic

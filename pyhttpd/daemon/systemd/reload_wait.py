@@ -18,8 +18,8 @@ import signal
 import sys
 import time
 
-from .. import logs
-from .json_file import process_exists
+from ... import logs
+from ..json_file import process_exists
 from .run_state import monotonic_usec, read_run_state, state_file_path
 
 DEFAULT_TIMEOUT_S = 90.0  # systemd's default TimeoutStartSec=, which also bounds ExecReload=

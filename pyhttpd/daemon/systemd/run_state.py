@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from .json_file import read_json_object, write_json
+from ..json_file import read_json_object, write_json
 
 STATE_FILE_NAME = "pyhttpd.state"
 

@@ -13,6 +13,14 @@ systemd passes sockets (sd_listen_fds(3)) from two places, told apart by their n
   ``systemctl restart`` then refuses no connection either.
 
 No passed socket is ever bound or ``listen()``-ed again: its backlog is systemd's ``Backlog=``.
+
+``FdStore`` is the other way: under ``Type=notify`` without socket activation, every socket
+the master binds is sent to systemd with ``FDSTORE=1`` (the unit needs
+``FileDescriptorStoreMax=``). systemd holds a copy while the service restarts, so
+connections queue in the socket's backlog instead of being refused, and passes it back on
+the next start (``take_passed_sockets``). A listener a reload drops is removed with
+``FDSTOREREMOVE=1``. systemd closes what it holds once the service is fully stopped, with no
+job queued for it.
 """
 
 import json
@@ -22,9 +30,10 @@ import stat
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote
 
-from ..config import Listener
-from .sockets import TCP, UNIX, BoundListener, show_tcp
-from .systemd import listen_fds
+from ...config import Listener
+from ..master_log import WARNING, log_event
+from ..sockets import TCP, UNIX, BoundListener, show_tcp
+from .notify import Notifier, listen_fds
 
 STORE_PREFIX = "pyhttpd.fdstore."
 _FDNAME_MAX = 255  # systemd refuses longer names
@@ -147,3 +156,24 @@ def _socket_file_inode(path: str) -> int | None:
     except OSError:
         return None
     return info.st_ino if stat.S_ISSOCK(info.st_mode) else None
+
+
+class FdStore:
+    """Sends sockets to, and removes them from, the manager's fd store of this service."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def add(self, endpoint: tuple, bound: BoundListener) -> None:
+        """Store ``bound`` under a name that encodes ``endpoint``; logs when it cannot."""
+        name = store_name(endpoint)
+        if name is None:
+            log_event("fdstore_skipped", WARNING, address=bound.address, reason="name too long")
+        elif not self.notifier.notify("FDSTORE=1", f"FDNAME={name}", fds=[bound.fileno()]):
+            log_event("fdstore_failed", WARNING, address=bound.address)
+
+    def remove(self, endpoint: tuple) -> None:
+        """Ask the manager to close its copy of the socket stored for ``endpoint``."""
+        name = store_name(endpoint)
+        if name is not None:
+            self.notifier.notify("FDSTOREREMOVE=1", f"FDNAME={name}")
