@@ -84,7 +84,7 @@ class WorkerHandle:
         self.listeners = list(listeners)
         self.credentials = credentials
         self.command = command
-        self.state = states.STARTING
+        self._state = states.STARTING
         self.pid: int | None = None
         self.spawned_at = 0.0
         self.ready_at: float | None = None
@@ -143,7 +143,7 @@ class WorkerHandle:
         messages = [_parse_status(line) for line in lines if line.strip()]
         for message in messages:
             if message.get("event") == EVENT_READY and self.state == states.STARTING:
-                self.state = states.READY  # STARTING -> READY: it can serve
+                self.state = states.READY  # it can serve
                 self.ready_at = time.monotonic()
         return messages
 
@@ -192,12 +192,22 @@ class WorkerHandle:
         if returncode is None:
             return None
         self.read_status()
-        self.state = states.EXITED  # STARTING/READY/DRAINING -> EXITED: the process is gone
+        self.state = states.EXITED  # the process is gone
         self.returncode = returncode
         self._release()
         return returncode
 
     # -- questions -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> states.WorkerState:
+        """Where the worker is in its life (states.py)."""
+        return self._state
+
+    @state.setter
+    def state(self, new: states.WorkerState) -> None:
+        """Move to ``new``; raises states.InvalidTransition for an edge the lifecycle lacks."""
+        self._state = states.move(self._state, new)
 
     def is_alive(self) -> bool:
         """True until the worker has been reaped."""
@@ -227,7 +237,7 @@ class WorkerHandle:
 
     def _retire(self, signum: int, grace_s: float) -> None:
         if self.state in (states.STARTING, states.READY):
-            self.state = states.DRAINING  # STARTING/READY -> DRAINING: told to stop
+            self.state = states.DRAINING  # told to stop
         if self.state == states.EXITED:
             return
         deadline = time.monotonic() + grace_s
