@@ -1,13 +1,13 @@
 """The access event, rendered from a template: one per request, so it has its own fast path.
 
-Every other event goes through structlog's processor chain (logs/__init__.py). The access event's
-fields are fixed, and that chain (a bound logger's dispatch, a dict per event,
-``json.dumps``) cost about 13 µs a request, over a tenth of a static answer: the access
-log's budget is a tenth. ``AccessLine`` writes the same bytes the chain would (tests compare
-the two): the same fields in the same order, each string escaped by the JSON encoder's own
-``encode_basestring_ascii``, the connection's fields rendered once per connection, and a
-line over ``MAX_LINE_BYTES`` or a value of an unexpected type handed to the chain's
-renderer, which cuts and converts as for any event.
+Every other event goes through structlog's processor chain (logs/__init__.py). The access
+event's fields are fixed, and that chain (a bound logger's dispatch, a dict per event,
+``json.dumps``) cost more per request than the access log may take of a small static answer
+(docs/benchmarks.md, "Figures behind design choices"). ``AccessLine`` writes the same bytes
+the chain would (tests compare the two): the same fields in the same order, each string
+escaped by the JSON encoder's own ``encode_basestring_ascii``, the connection's fields
+rendered once per connection, and a line over ``MAX_LINE_BYTES`` or a value of an
+unexpected type handed to the chain's renderer, which cuts and converts as for any event.
 """
 
 import json
