@@ -104,6 +104,7 @@ class Config:
     serve_dotfiles: bool
     precompressed: bool
     max_ranges: int
+    open_file_cache: float  # seconds; 0: off
     mime_types: tuple[tuple[str, str], ...]  # (".ext", "media/type")
     cache_control: tuple[tuple[str, str], ...]  # (glob, value)
     admin_listen: Listener | str | None  # None: off; "auto": in $RUNTIME_DIRECTORY

@@ -263,6 +263,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("static.max_ranges", "max_ranges", COUNT, 16, flags=("--max-ranges",), metavar="N",
       help="Most byte ranges honoured in one Range request; more are ignored and the whole file "
            "sent. Overlapping ranges are merged first. 0 turns range requests off."),
+    S("static.open_file_cache", "open_file_cache", SECONDS, 1,
+      help="Seconds a worker reuses what it found out about a file (where its URL leads, the "
+           "symlink and dotfile checks, its type, validators and response head), as nginx's "
+           "open_file_cache; each request still checks that the file is the same one (a changed, "
+           "replaced or deleted file is looked at afresh). A precompressed sibling added beside a "
+           "file is seen within this time. 0 turns it off."),
     S("static.mime_types", "mime_types", MIME_TYPES, {}, flags=("--mime-type",), metavar=("EXT", "TYPE"),
       default_doc="none", example={"md": "text/markdown", "webmanifest": "application/manifest+json"},
       help="Content-Type by file extension, over the built-in table; text types get charset=utf-8 "

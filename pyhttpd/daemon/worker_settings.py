@@ -37,7 +37,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     - ``limits``: every field of ``pyhttpd.protocol.Limits`` (max_body_bytes None: no limit)
     - ``name``: the server's name for process titles ("" when unset)
     - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
-    - ``static``: {serve_dotfiles, precompressed, max_ranges, mime_types: {".ext": type},
+    - ``static``: {serve_dotfiles, precompressed, max_ranges, open_file_cache, mime_types: {".ext": type},
       cache_control: [[glob, value], ...]} for the built-in static handler
       (``pyhttpd.handlers.static_settings.daemon_attributes`` applies them)
     """
@@ -72,6 +72,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
             "serve_dotfiles": config.serve_dotfiles,
             "precompressed": config.precompressed,
             "max_ranges": config.max_ranges,
+            "open_file_cache": config.open_file_cache,
             "mime_types": dict(config.mime_types),
             "cache_control": [[pattern, value] for pattern, value in config.cache_control],
         },

@@ -11,7 +11,7 @@ leaving the client waiting.
 import html
 import http.client
 import math
-import os
+import random
 import re
 import socketserver
 import sys
@@ -176,9 +176,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
     def _start_request(self) -> None:
         self._headers_buffer = []
-        self._head_parser = RequestHeadParser(
-            self.limits, strict=self.strict_protocol, default_version=self.default_request_version
-        )
+        if self.exchange is None:  # a worker's request comes parsed
+            self._head_parser = RequestHeadParser(
+                self.limits, strict=self.strict_protocol, default_version=self.default_request_version
+            )
         self._in_request = False
         self._head_flushed = False
         self._status = None
@@ -188,7 +189,9 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.requestline = ""
         self.request_version = self.default_request_version
         self.headers = self.MessageClass()
-        self.request_id = os.urandom(16).hex() if self.assign_request_ids else None  # 128 random bits
+        # 128 random bits; a label, not a secret: random's generator (reseeded in each forked
+        # worker) rather than a getrandom call per request.
+        self.request_id = f"{random.getrandbits(128):032x}" if self.assign_request_ids else None
 
     def _read_request_line(self) -> bool:
         """Read the request line into ``raw_requestline``; False if nothing is to be done."""

@@ -21,6 +21,7 @@ from .conditional import evaluate_preconditions, if_range_allows, is_not_modifie
 from .encodings import SIBLINGS, choose_coding, is_fresh
 from .file_body import FileSpans, open_regular_file
 from .mimetypes_map import with_charset
+from .open_file_cache import FileEntry, identity_of, open_files
 from .ranges import (
     UNSATISFIABLE,
     Span,
@@ -87,6 +88,30 @@ class FileResponder:
         except BaseException:
             source.close()
             raise
+
+    def _answer_from_entry(self, entry: FileEntry):
+        """Answer from what ``open_files`` kept: (True, body or None) if done, (False, None) if
+        the file changed (the entry is dropped) or the request asks for a range."""
+        source = entry.open()
+        if source is None:
+            open_files.drop(self._file_key)
+            return False, None
+        try:
+            if self._answered_precondition(entry.etag, entry.mtime, list(entry.metadata)):
+                source.close()
+                return True, None
+            if self._requested_ranges(entry.etag, int(entry.mtime), entry.size) is not None:
+                source.close()
+                return False, None
+            self.send_response(HTTPStatus.OK)
+            self._headers_buffer.append(entry.head_lines)
+            self._declared_length = True
+            self.end_headers()
+        except BaseException:
+            source.close()
+            raise
+        self._content_length = entry.size
+        return True, source if entry.content is not None else FileSpans(source, [Span(0, entry.size)])
 
     def _open_servable(self, fs_path: str):
         """Open ``fs_path`` if it is a regular file still inside what may be served, else None."""
@@ -163,6 +188,12 @@ class FileResponder:
             return None
         own = [("Accept-Ranges", "bytes")] if self.max_ranges > 0 else []
         own += [("Content-Encoding", coding)] if coding else []
+        if spans is None and not varies and self._file_key is not None:
+            head_lines = self._send_head(HTTPStatus.OK, [("Content-Type", content_type),
+                                                         ("Content-Length", str(size)), *metadata, *own])
+            self._remember_file(source, fs_path, status, etag, metadata, head_lines)
+            self._content_length = size
+            return FileSpans(source, [Span(0, size)])
         if spans is None:
             code, body = HTTPStatus.OK, FileSpans(source, [Span(0, size)])
             framing = [("Content-Type", content_type)]
@@ -177,6 +208,16 @@ class FileResponder:
         self._send_head(code, [*framing, ("Content-Length", str(body.length)), *metadata, *own])
         self._content_length = body.length
         return body
+
+    def _remember_file(self, source, fs_path: str, status: os.stat_result, etag: str | None,
+                       metadata: list[tuple[str, str]], head_lines: bytes) -> None:
+        """Keep in ``open_files`` what the next request for this file can be answered from."""
+        size = status.st_size
+        content = os.pread(source.fileno(), size, 0) if open_files.wants_content(size) else None
+        entry = FileEntry(fs_path, identity_of(status), status.st_mtime, etag, tuple(metadata), head_lines,
+                          time.monotonic() + self.open_file_cache,
+                          content if content is not None and len(content) == size else None)
+        open_files.put(self._file_key, entry)
 
     def _answered_precondition(self, etag: str | None, mtime: float | None,
                                metadata: list[tuple[str, str]]) -> bool:
@@ -225,16 +266,22 @@ class FileResponder:
             return None
         return parse_ranges(values, size, self.max_ranges)
 
-    def _send_head(self, code: int, headers: list[tuple[str, str]]) -> None:
-        """Send a 200 or 206 head: ``headers``, then the extra headers they do not name."""
+    def _send_head(self, code: int, headers: list[tuple[str, str]]) -> bytes:
+        """Send a 200 or 206 head: ``headers``, then the extra headers they do not name.
+
+        Returns the encoded lines of those headers (what an ``open_files`` entry replays).
+        """
         self.send_response(code)
+        first = len(self._headers_buffer)
         for name, value in headers:
             self.send_header(name, value)
         sent = OWN_HEADERS | {name.lower() for name, _ in headers}
         for name, value in self.extra_response_headers:
             if name.lower() not in sent:
                 self.send_header(name, value)
+        lines = b"".join(self._headers_buffer[first:])
         self.end_headers()
+        return lines
 
     def _send_status_page(self, code: int, headers: list[tuple[str, str]]) -> None:
         """Send a complete 412 or 416 with an error page, keeping the connection open.
