@@ -20,7 +20,8 @@ from types import SimpleNamespace
 import pytest
 import structlog
 
-from pyhttpd import log_lines, logs
+from pyhttpd import logs
+from pyhttpd.logs import lines as log_lines
 from pyhttpd.protocol import Limits
 from pyhttpd.protocol.connection_state import ConnectionState, Timeouts
 from pyhttpd.workers.access_log import log_access

@@ -16,13 +16,13 @@ workers toward "target workers of the current generation, all ready":
 import subprocess
 import time
 
-from ..workers.accept_board import AcceptBoard
-from ..workers.contract import EVENT_READY
+from ..ipc.accept_board import AcceptBoard
+from ..ipc.spec import EVENT_READY
 from .backoff import SlotBackoff, is_early_death
-from .events import ERROR, INFO, WARNING, log_event
 from .generation import Generation
 from .liveness import find_hang
-from .tally import Tally
+from .master_log import ERROR, INFO, WARNING, log_event
+from .metrics import Tally
 from .worker_handle import WORKER_COMMAND, WorkerHandle
 from .worker_settings import worker_settings
 

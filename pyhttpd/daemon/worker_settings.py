@@ -8,8 +8,8 @@ import random
 from dataclasses import asdict
 
 from ..config import Config
-from ..config_table import CGI_HANDLER, STATIC_HANDLER
-from .logfiles import log_targets
+from ..config.table import CGI_HANDLER, STATIC_HANDLER
+from .master_log import log_targets
 
 # The built-in handlers are sent as null: the worker picks the static or the CGI one from
 # the ``cgi`` setting.

@@ -31,6 +31,8 @@ from .. import logs
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
+from ..ipc.accept_board import AcceptPolicy
+from ..ipc.scoreboard import Scoreboard
 from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.forwarded import Forwarding, forwarded_client
@@ -38,11 +40,9 @@ from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
 from . import tls_handshake
-from .accept_board import AcceptPolicy
 from .access_log import log_access, log_plain_http_on_tls
 from .admission import Shedder
 from .connection import Connection
-from .contract import Scoreboard
 from .counters import WorkerCounters
 from .handler_driver import HandlerDriver
 from .health import health_answer

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sd_harness import NotifyReceiver, clean_env, get, write_config
 
-from pyhttpd.daemon.activation import STORE_PREFIX, endpoint_from_store_name
-from pyhttpd.daemon.run_state import monotonic_usec
+from pyhttpd.daemon.systemd.activation import STORE_PREFIX, endpoint_from_store_name
+from pyhttpd.daemon.systemd.run_state import monotonic_usec
 
 HERE = Path(__file__).resolve().parent
 

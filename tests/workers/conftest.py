@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 from worker_client import REPO, worker_env
 
+from pyhttpd.ipc.scoreboard import Scoreboard, SlotView
+from pyhttpd.ipc.spec import SPEC_ENV, ListenerSpec, WorkerSpec
 from pyhttpd.protocol import Limits
-from pyhttpd.workers.contract import SPEC_ENV, ListenerSpec, Scoreboard, SlotView, WorkerSpec
 
 READY_TIMEOUT_S = 10.0
 KILL_WAIT_S = 5.0

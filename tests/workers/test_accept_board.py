@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from pyhttpd.workers import accept_board
-from pyhttpd.workers.accept_board import AcceptBoard, AcceptPolicy
+from pyhttpd.ipc import accept_board
+from pyhttpd.ipc.accept_board import AcceptBoard, AcceptPolicy
 
 
 @pytest.fixture
