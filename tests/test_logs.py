@@ -324,8 +324,10 @@ def served(requestline="GET /a/b?x=1&y=%22 HTTP/1.1", status=200, **headers):
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
     command, path, version = (requestline.split(" ") + ["", "", ""])[:3] if status != 400 else ("", "", "")
-    return SimpleNamespace(requestline=requestline, _status=status, command=command, path=path,
-                           request_version=version, headers=message, request_id="rid-1")
+    handler = SimpleNamespace(requestline=requestline, _status=status, command=command, path=path,
+                              request_version=version, headers=message, request_id="rid-1")
+    handler._header_source = lambda: handler.headers  # a worker's handler: its fields as they are
+    return handler
 
 
 @pytest.fixture
