@@ -306,16 +306,16 @@ class ConnectionLoop:
     # -- accepting -------------------------------------------------------------------------------
 
     def _post_connections(self) -> None:
-        # "Takes connections" while not retiring: a pause (deferring, out of fds) is brief.
+        # Out of fds (paused) or retiring, it takes none: no other worker waits on it then.
         if self.accept_policy is not None:
-            self.accept_policy.post(len(self.connections), not self.draining)
+            self.accept_policy.post(len(self.connections), self.accepting)
 
     def _accept(self, listener: socket.socket) -> None:
-        if self.accept_policy is not None:
-            wait_s = self.accept_policy.wait_before_accepting(len(self.connections))
-            if wait_s:  # another worker holds fewer: let it take this one, as long as it is quick
-                self._pause_accepting(wait_s)
-                return
+        if self.accept_policy is not None and self.accept_policy.wait_before_accepting(len(self.connections)):
+            # Another worker holds fewer: let it take this one. The listener stays watched, so
+            # this is asked again at once (and the connection taken) until it does, or the
+            # wait is over: no pause that the other's taking could not end.
+            return
         for _ in range(_ACCEPT_BATCH):
             if len(self.connections) >= self.max_connections and not self.shedder.shed_one(self.connections):
                 self._stop_accepting(close=False)
@@ -360,12 +360,14 @@ class ConnectionLoop:
         for listener in self.listeners:
             self.selector.register(listener, _READ, "listener")
         self.accepting = True
+        self._post_connections()
 
     def _stop_accepting(self, close: bool) -> None:
         if self.accepting:
             for listener in self.listeners:
                 self.selector.unregister(listener)
             self.accepting = False
+            self._post_connections()
         if close:
             for listener in self.listeners:
                 listener.close()
