@@ -23,7 +23,7 @@ import time
 
 ROWS = 256  # worker indexes above this are not balanced
 SLACK = 1
-DEFER_S = 0.002
+DEFER_S = 0.0005
 FRESH_S = 1.0
 
 _ROW = struct.Struct("<dII")  # posted at (monotonic), connections, accepting
