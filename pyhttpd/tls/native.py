@@ -17,6 +17,8 @@ import sys
 SSL_CTRL_SET_SESS_CACHE_MODE = 44
 SSL_CTRL_SET_TLSEXT_TICKET_KEYS = 59
 SSL_CTRL_SET_GROUPS_LIST = 92  # SSL_CTX_set1_groups_list is a macro over SSL_CTX_ctrl
+SSL_CTRL_MODE = 33  # SSL_CTX_set_mode: adds the bits given, returns the mode
+SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = 0x2
 
 
 @functools.cache
@@ -53,6 +55,14 @@ def available() -> bool:
     """True if ``ctrl`` can reach the SSL_CTX of a context in this process."""
     lib = _libssl()
     return lib is not None and _ssl_ctx(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), lib[1]) is not None
+
+
+def allow_moving_write_buffer(context: ssl.SSLContext) -> bool:
+    """Let a write that must be retried (the socket was full) be retried from another buffer
+    holding the same bytes; True if set. A non-blocking writer that rebuilds what it sends
+    (a file read again with ``pread``) needs it: OpenSSL otherwise fails the retry."""
+    mode = ctrl(context, SSL_CTRL_MODE, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, None)
+    return mode is not None and bool(mode & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
 
 
 def ctrl(context: ssl.SSLContext, command: int, larg: int, parg: bytes | None) -> int | None:

@@ -37,7 +37,7 @@ from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.forwarded import Forwarding, forwarded_client
 from ..protocol.response_head import status_line
-from ..tls import send_close_notify
+from ..tls import native, send_close_notify
 from . import proxy_header, tls_handshake
 from .access_log import log_access, log_plain_http_on_tls
 from .admission import Shedder
@@ -100,6 +100,8 @@ class ConnectionLoop:
         # The stock static handler never waits on anything but the client and the disk:
         # its short answers are given on this thread. User code may wait.
         self.serve_inline = not settings.get("handler") and not settings.get("cgi")
+        # TLS answers too, where the loop's writer can retry a full socket's write soundly.
+        self.tls_on_loop = all(native.allow_moving_write_buffer(ctx) for ctx in self.tls_contexts.values())
         self.scoreboard = scoreboard
         self.driver = driver
         self.counters = WorkerCounters(len(listeners))  # stamped into the scoreboard with each beat
@@ -349,7 +351,7 @@ class ConnectionLoop:
         state = ConnectionState(self.limits, self.timeouts, now=time.monotonic(), tls=tls, proxy=proxied,
                                 new_body_sink=_spooled_body)
         conn = Connection(sock, address, listener, state)
-        conn.inline_capable = self.serve_inline and not tls
+        conn.inline_capable = self.serve_inline and (not tls or self.tls_on_loop)
         self.connections.add(conn)
         self._watch(conn, _READ)
         self._post_connections()

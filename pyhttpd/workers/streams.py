@@ -170,33 +170,49 @@ class ConnectionWriter(io.BufferedIOBase):
         return True
 
     def _send_now(self, data) -> int | None:
-        """One non-blocking send, counted; None if the socket has no room."""
+        """One non-blocking send, counted; None if the socket has no room.
+
+        On TLS a send the socket could not take is retried with the same bytes (OpenSSL
+        requires it; the context allows them in another buffer: ``allow_moving_write_buffer``).
+        """
         try:
             sent = self._sock.send(data)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return None
         self.bytes_sent += sent
         return sent
 
     def _send_span_now(self, span: _FileSpan) -> int | None:
-        """One non-blocking sendfile of ``span``'s next bytes, counted; None if no room."""
-        try:
-            sent = os.sendfile(self._sock.fileno(), span.fd, span.offset, span.count)
-            self.bytes_sent += sent
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as error:
-            if error.errno not in _NO_SENDFILE:
-                raise
-            sent = self._send_now(os.pread(span.fd, min(span.count, _RECV_SIZE), span.offset))
-            if sent is None:
+        """One non-blocking sendfile of ``span``'s next bytes, counted; None if no room.
+
+        Through TLS (the kernel cannot encrypt), and where sendfile cannot read the file,
+        the bytes are read with ``pread`` and sent.
+        """
+        if isinstance(self._sock, ssl.SSLSocket):
+            sent = self._send_read_span(span)
+        else:
+            try:
+                sent = os.sendfile(self._sock.fileno(), span.fd, span.offset, span.count)
+                self.bytes_sent += sent
+            except (BlockingIOError, InterruptedError):
                 return None
+            except OSError as error:
+                if error.errno not in _NO_SENDFILE:
+                    raise
+                sent = self._send_read_span(span)
+        if sent is None:
+            return None
         if not sent:
             raise OSError(errno.EIO, "the file ended before its announced length")
         span.offset += sent
         span.count -= sent
         self._queued_bytes -= sent
         return sent
+
+    def _send_read_span(self, span: _FileSpan) -> int | None:
+        """Send ``span``'s next bytes read with ``pread`` (0: the file ended); None if no room."""
+        data = os.pread(span.fd, min(span.count, _RECV_SIZE), span.offset)
+        return self._send_now(data) if data else 0
 
     def writable(self) -> bool:
         return True

@@ -7,6 +7,7 @@ file in memory. The worker's VmRSS is sampled from /proc during the download.
 
 import hashlib
 import os
+import socket
 import threading
 import time
 
@@ -89,3 +90,44 @@ def test_100_mib_download_is_intact_with_flat_worker_memory(start_master, tmp_pa
     access = master.wait_for("access", path="/big.bin", status=200)
     assert access["bytes_sent"] > SIZE and access["tls_version"] == "TLSv1.3"
     assert access["pid"] == worker  # the process whose memory was sampled served it
+
+
+def _read_slowly(port: int, context, target: str, pause_every: int = 1 << 20) -> tuple[bytes, str]:
+    """GET ``target`` over TLS through a small receive buffer, pausing 5 ms every
+    ``pause_every`` bytes: the server's socket fills again and again. (head, body digest)"""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    raw.settimeout(30)
+    raw.connect((HOST, port))
+    with context.wrap_socket(raw, server_hostname=HOST) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+        received, digest, head, since_pause = b"", hashlib.sha256(), None, 0
+        while chunk := sock.recv(64 * 1024):
+            if head is None:
+                received += chunk
+                if b"\r\n\r\n" not in received:
+                    continue
+                head, _, chunk = received.partition(b"\r\n\r\n")
+            digest.update(chunk)
+            since_pause += len(chunk)
+            if since_pause >= pause_every:
+                since_pause = 0
+                time.sleep(0.005)
+    return head, digest.hexdigest()
+
+
+def test_a_slow_client_gets_every_byte_of_files_answered_on_the_loop(start_master, tmp_path, site, pki,
+                                                                      server_cert):
+    # Over TLS the stock handler's answers are sent by the event loop: a write the socket could
+    # not take is retried later with the same bytes. A client that keeps pausing makes that
+    # happen again and again; a pipelined pair checks the answers stay in order.
+    expected = _random_file(site / "big.bin", 16 * 1024 * 1024)
+    (site / "small.txt").write_bytes(b"small\n")
+    master = start_master(["--config", tls_config(tmp_path / "pyhttpd.toml", site, server_cert, workers=1)])
+    head, digest = _read_slowly(master.port, pki.client_context(), "/big.bin")
+    assert head.startswith(b"HTTP/1.1 200 ") and digest == expected
+    url = f"https://{HOST}:{master.port}"
+    both = curl("--cacert", str(pki.ca_cert), "-s", f"{url}/small.txt", "-o", "-", f"{url}/big.bin",
+                "-o", str(tmp_path / "again.bin"), timeout=30)
+    assert both.returncode == 0 and both.stdout == "small\n", both.stderr
+    assert _sha256(tmp_path / "again.bin") == expected
