@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from support.polling import wait_until
 from worker_client import REPO, worker_env
 
 from pyhttpd.protocol import Limits
@@ -215,6 +216,31 @@ class WorkerProcess:
         """The process title, as ps shows it."""
         with open(f"/proc/{self.pid}/cmdline", "rb") as file:
             return file.read().replace(b"\0", b" ").decode().strip()
+
+    def logged(self, event: str) -> list[dict]:
+        """The JSON lines of the worker's log (its stderr) whose "event" is ``event``."""
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return []
+        found = []
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line still being written
+                if isinstance(record, dict) and record.get("event") == event:
+                    found.append(record)
+        return found
+
+    def wait_logged(self, event: str, count: int = 1, timeout: float = READY_TIMEOUT_S) -> list[dict]:
+        """The log lines of ``event`` once there are ``count``; fails the test with the log
+        if they are not written within ``timeout``."""
+        lines = wait_until(lambda: len(found := self.logged(event)) >= count and found, timeout)
+        if not lines:
+            pytest.fail(f"fewer than {count} {event!r} log lines within {timeout} s; stderr: {self.stderr()}")
+        return lines
 
     def stderr(self) -> str:
         try:

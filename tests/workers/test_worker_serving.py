@@ -1,7 +1,6 @@
 """A worker serves requests: keep-alive, pipelining, threads, sendfile, the scoreboard, the title."""
 
 import hashlib
-import json
 import os
 import socket
 import struct
@@ -174,8 +173,7 @@ def test_an_exception_escaping_the_handler_stack_is_logged_and_ends_only_its_con
         sock.sendall(request_bytes("GET", "/log-raises"))
         assert closed_within(sock, 2)
     assert get(worker.port, "/fine").body == b"/fine"
-    events = [json.loads(line) for line in worker.stderr().splitlines() if line.startswith("{")]
-    failed = [e for e in events if e["event"] == "connection_failed"]
+    failed = worker.wait_logged("connection_failed")
     assert len(failed) == 1, worker.stderr()
     assert failed[0]["exc_type"] == "ValueError" and failed[0]["exc_message"] == "logging\nfailed"
     assert failed[0]["client"].startswith("127.0.0.1:") and "worker_handlers.py" in failed[0]["traceback"]
@@ -193,11 +191,8 @@ def test_unix_socket_listener_serves(spawn_worker):
             second = read_response(rfile)
     assert (first.status, first.body) == (200, b"/over-unix")
     assert (second.status, second.body) == (200, b"unix body")
-    def access_events():  # written just after each response reaches the client
-        return [json.loads(line) for line in worker.stderr().splitlines() if '"event":"access"' in line]
-
-    assert wait_until(lambda: len(access_events()) >= 2, 5), worker.stderr()
-    assert [(e["remote_addr"], e["remote_port"]) for e in access_events()] == [("unix", None)] * 2
+    logged = worker.wait_logged("access", count=2)  # written just after each response reaches the client
+    assert [(e["remote_addr"], e["remote_port"]) for e in logged] == [("unix", None)] * 2
 
 
 @pytest.mark.slow
