@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import write_config
+from support.master import write_config
 
 SLOWLORIS = 2000
 SLOW_BODIES = 50

@@ -8,7 +8,8 @@ import sys
 import time
 
 import pytest
-from master_harness import get, master_env, write_config
+from support.http import get
+from support.master import master_env, write_config
 
 
 def wait_for_line(path, event: str, timeout: float = 15.0) -> dict:

@@ -5,7 +5,8 @@ import signal
 import time
 
 import pytest
-from master_harness import get, master_env
+from support.http import get
+from support.master import master_env
 
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states

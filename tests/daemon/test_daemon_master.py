@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import get, write_config
+from support.http import get
 from support.load import RequestStream
+from support.master import master_config
 from support.unprivileged import python_paths, reachable, user_ids
 
 import pyhttpd
@@ -26,20 +27,8 @@ import pyhttpd
 def base_config(tmp_path, extra: str = "", workers: int = 2, handler: str = "master_app:App",
                 graceful: float = 10) -> str:
     """A config for the test handler on 127.0.0.1, a free port, short timers."""
-    return write_config(tmp_path / "pyhttpd.toml", f"""
-workers = {workers}
-threads = 4
-handler = "{handler}"
-name = "t"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-[timeouts]
-worker_ready = 10
-graceful = {graceful}
-{extra}
-""")
+    return master_config(tmp_path / "pyhttpd.toml", f'handler = "{handler}"\nname = "t"', extra, workers,
+                         graceful=graceful)
 
 
 def served_by(port: int, path: str) -> int:

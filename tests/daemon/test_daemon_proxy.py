@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from master_harness import write_config
 from support.load import KeepAliveClients
+from support.master import master_config, write_config
 from support.polling import wait_until
 from test_daemon_admin import admin_get
 
@@ -342,18 +342,8 @@ def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, 
 
 def test_term_with_a_drain_delay_turns_the_health_check_503_while_serving_on(start_master, tmp_path):
     admin = tmp_path / "admin.sock"
-    config = write_config(tmp_path / "c.toml", f"""
-workers = 2
-handler = "master_app:App"
-health_path = "/healthz"
-admin.listen = "unix:{admin}"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "-"
-[timeouts]
-drain_delay = 2
-""")
+    top = f'handler = "master_app:App"\nhealth_path = "/healthz"\nadmin.listen = "unix:{admin}"'
+    config = master_config(tmp_path / "c.toml", top, "drain_delay = 2", access_log="-")
     master = start_master(["--config", config])
     master.wait_for("ready")
     port = master.port

@@ -5,8 +5,9 @@ import socket
 import time
 
 import pytest
-from master_harness import get, static_config
+from support.http import get
 from support.load import RequestStream
+from support.master import static_config
 
 
 def generation_header(port: int) -> str | None:

@@ -9,8 +9,8 @@ worker retires: a reload (HUP), max_requests, and TTOU.
 import signal
 import time
 
-from master_harness import static_config
 from support.load import KeepAliveClients
+from support.master import static_config
 from support.polling import wait_until
 
 

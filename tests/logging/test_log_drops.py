@@ -14,7 +14,7 @@ import shutil
 import time
 
 import pytest
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 LOST = 20

@@ -9,7 +9,7 @@ events are written all the same.
 
 from log_apps import BOOM_MESSAGE
 from log_checks import check_access, parse_text_lines
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 

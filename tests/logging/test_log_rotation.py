@@ -14,7 +14,7 @@ import time
 
 import pytest
 from log_checks import Load, check_access, parse_lines
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 

@@ -33,7 +33,7 @@ def install(source: Issued, live: Issued) -> None:
 def served_fingerprint_of_get(port: int, context: ssl.SSLContext) -> str:
     """The fingerprint of the certificate that served one HTTPS GET; raises unless it succeeded."""
     status, _, body, der = https_get(port, context=context, timeout=10)
-    if (status, body) != (200, b"hello over tls\n"):
+    if (status, body) != (200, b"hello from site\n"):
         raise RuntimeError(status)
     return der_fingerprint(der)
 
