@@ -6,7 +6,7 @@ import time
 
 import pytest
 from support.polling import wait_until
-from worker_client import closed_within, connect, get, read_response, request_bytes
+from support.wire import closed_within, connect, raw_get, read_response, request_bytes
 
 
 def _refused(port: int) -> bool:
@@ -109,15 +109,15 @@ def test_int_and_quit_stop_promptly_even_with_a_request_in_flight(spawn_worker, 
 def test_usr1_reports_logs_reopened(worker):
     worker.signal(signal.SIGUSR1)
     assert worker.wait_event("logs_reopened", timeout=3) == {"event": "logs_reopened", "worker": 1}
-    assert get(worker.port, "/after-usr1").status == 200
+    assert raw_get(worker.port, "/after-usr1").status == 200
 
 
 def test_max_requests_drains_and_exits_by_itself(spawn_worker):
     worker = spawn_worker(max_requests=5)
     for i in range(4):
-        assert get(worker.port, f"/r{i}").status == 200
+        assert raw_get(worker.port, f"/r{i}").status == 200
     assert worker.alive()
-    assert get(worker.port, "/r4").status == 200
+    assert raw_get(worker.port, "/r4").status == 200
     assert worker.wait_exit(3) == 0
     assert _refused(worker.port)
 
@@ -137,7 +137,7 @@ def test_max_requests_last_response_on_keep_alive_says_connection_close(spawn_wo
 
 def test_worker_whose_parent_dies_drains_and_exits(spawn_worker):
     worker = spawn_worker(via_parent=True)
-    assert get(worker.port, "/before").status == 200
+    assert raw_get(worker.port, "/before").status == 200
     with connect(worker.port) as sock, sock.makefile("rb") as rfile:
         sock.sendall(request_bytes("GET", "/slow?s=1"))
         assert worker.wait_busy(1.5)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from support.polling import wait_until
-from worker_client import (
+from support.wire import (
     closed_within,
     connect,
-    get,
+    raw_get,
     read_response,
     readable_within,
     request_bytes,
@@ -43,7 +43,7 @@ def test_idle_and_half_sent_connections_do_not_starve_a_normal_client(spawn_work
         # The worker holds them all (accepted, parked in its selector), not just the backlog.
         assert wait_until(lambda: worker.scoreboard.counters()[1] >= 550, 5), worker.scoreboard.counters()
         started = time.monotonic()
-        response = get(worker.port, "/normal", timeout=2)
+        response = raw_get(worker.port, "/normal", timeout=2)
         elapsed = time.monotonic() - started
     finally:
         for sock in socks:
@@ -63,7 +63,7 @@ def test_a_full_worker_sheds_its_longest_idle_connection_for_a_new_one(spawn_wor
             with sock.makefile("rb") as rfile:
                 assert read_response(rfile).status == 200
             time.sleep(0.05)  # three round trips fit in a millisecond: make "idle longest" one of them
-        response = get(worker.port, "/new", timeout=3)
+        response = raw_get(worker.port, "/new", timeout=3)
         assert (response.status, response.body) == (200, b"/new")
         # The one idle longest made room; the two others still serve.
         assert closed_within(held[0], 2.0)
@@ -128,7 +128,7 @@ def test_slow_body_is_cut_after_the_body_timeout(spawn_worker):
         assert closed_within(sock, 3.0)
         waited = time.monotonic() - started
     assert 0.9 <= waited < 2.5, f"closed after {waited:.2f} s (request_body 1 s)"
-    assert get(worker.port, "/still-serving").status == 200  # the thread was freed
+    assert raw_get(worker.port, "/still-serving").status == 200  # the thread was freed
 
 
 def test_request_deadline_cuts_a_request_stuck_in_its_handler(spawn_worker):
@@ -140,7 +140,7 @@ def test_request_deadline_cuts_a_request_stuck_in_its_handler(spawn_worker):
         waited = time.monotonic() - started
     assert 0.9 <= waited < 2.0, f"closed after {waited:.2f} s (request 1 s)"
     # Once the handler returns, its thread serves again.
-    assert get(worker.port, "/after", timeout=5).body == b"/after"
+    assert raw_get(worker.port, "/after", timeout=5).body == b"/after"
 
 
 def test_response_survives_a_close_with_unread_request_body(spawn_worker):
@@ -214,5 +214,5 @@ def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning(spawn_work
     # Logged as nginx does, but at most once a second however often accept() fails.
     assert paused and "(24: Too many open files)" in paused[0] and len(paused) <= 3, paused
     started = time.monotonic()
-    assert get(worker.port, "/after-emfile", timeout=3).body == b"/after-emfile"
+    assert raw_get(worker.port, "/after-emfile", timeout=3).body == b"/after-emfile"
     print(f"served {time.monotonic() - started:.2f} s after the fds were freed")

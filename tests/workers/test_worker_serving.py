@@ -9,7 +9,7 @@ import time
 
 import pytest
 from support.polling import wait_until
-from worker_client import closed_within, connect, get, read_response, readable_within, request_bytes
+from support.wire import closed_within, connect, raw_get, read_response, readable_within, request_bytes
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(worker):
@@ -32,7 +32,7 @@ def test_a_client_reset_ends_only_its_connection(worker):
             sock.sendall(request_bytes("GET", "/before-reset"))
             assert read_response(rfile).status == 200
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
-    assert get(worker.port, "/after-reset").body == b"/after-reset"
+    assert raw_get(worker.port, "/after-reset").body == b"/after-reset"
     assert worker.proc.poll() is None, worker.stderr()
 
 
@@ -60,7 +60,7 @@ def test_a_request_stuck_in_its_handler_does_not_stop_the_others(spawn_worker):
 
     def slow_request():
         started = time.monotonic()
-        slow["response"] = get(worker.port, "/slow?s=2")
+        slow["response"] = raw_get(worker.port, "/slow?s=2")
         slow["elapsed"] = time.monotonic() - started
 
     thread = threading.Thread(target=slow_request)
@@ -69,7 +69,7 @@ def test_a_request_stuck_in_its_handler_does_not_stop_the_others(spawn_worker):
         assert worker.wait_busy(2)
         started = time.monotonic()
         for i in range(5):
-            assert get(worker.port, f"/quick{i}").body == f"/quick{i}".encode()
+            assert raw_get(worker.port, f"/quick{i}").body == f"/quick{i}".encode()
         quick_s = time.monotonic() - started
     finally:
         thread.join(10)
@@ -172,7 +172,7 @@ def test_an_exception_escaping_the_handler_stack_is_logged_and_ends_only_its_con
     with connect(worker.port) as sock:
         sock.sendall(request_bytes("GET", "/log-raises"))
         assert closed_within(sock, 2)
-    assert get(worker.port, "/fine").body == b"/fine"
+    assert raw_get(worker.port, "/fine").body == b"/fine"
     failed = worker.wait_logged("connection_failed")
     assert len(failed) == 1, worker.stderr()
     assert failed[0]["exc_type"] == "ValueError" and failed[0]["exc_message"] == "logging\nfailed"

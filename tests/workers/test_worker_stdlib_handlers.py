@@ -17,7 +17,7 @@ import pytest
 import stdlib_app_handlers
 from support import rpc_client
 from support.polling import wait_until
-from worker_client import TIMEOUT_S, connect, read_response, request_bytes
+from support.wire import TIMEOUT_S, connect, read_response, request_bytes
 
 HERE = Path(__file__).resolve().parent
 

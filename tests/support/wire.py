@@ -1,34 +1,28 @@
-"""A small HTTP/1.1 client for the worker tests: raw sockets, so tests control every byte.
+"""A small HTTP/1.1 client over raw sockets, so tests control every byte (tests/support/http.py
+is the ``http.client`` one).
 
 Everything here is bounded: sockets carry a timeout, and every wait has a deadline.
 """
 
-import os
 import select
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 TIMEOUT_S = 5.0
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
-
-def worker_env() -> dict[str, str]:
-    """The environment for worker processes: the repo and this directory importable."""
-    path = os.pathsep.join(filter(None, [str(REPO), str(HERE), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
 
 
 @dataclass
 class Response:
+    """One response as read from the wire."""
+
     status: int
     reason: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
+        """The value of the header ``name`` (any case), or None."""
         return self.headers.get(name.lower())
 
 
@@ -101,7 +95,7 @@ def _read_chunked(rfile) -> bytes:
         rfile.readline(3)
 
 
-def get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:
+def raw_get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:
     """GET ``path`` on a new connection (``Connection: close``)."""
     with connect(port, timeout) as sock:
         sock.sendall(request_bytes("GET", path, {"Connection": "close"}))
