@@ -7,8 +7,8 @@ Installs pyhttpd with scripts/install-systemd (the shipped units, only paths sub
 then runs the scenario's steps with systemctl, curl and a stream of HTTP clients. Each step
 is recorded in OUTDIR/SCENARIO.json ({"steps": [{name, ok, detail, seconds}], "artefacts":
 {...}}); the first failing step ends the scenario. test_systemd_sandbox.py, on the host,
-reads that file and asserts. Standard library only: this runs as root in the sandbox, with
-the checkout's interpreter.
+reads that file and asserts. Standard library and tests/support only (test_systemd_sandbox.py
+puts tests/ on PYTHONPATH): this runs as root in the sandbox, with the checkout's interpreter.
 """
 
 import http.client
@@ -16,13 +16,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
+
+from support.http import get as http_get
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = Path("/etc/pyhttpd/pyhttpd.toml")
@@ -106,28 +107,10 @@ def _listening(port: int) -> bool:
 
 
 def get(path: str = "/", timeout: float = 10.0, unix: str | None = None) -> tuple[int, dict, bytes]:
-    """One GET on a fresh connection: (status, headers, body)."""
-    if unix:
-        conn = _UnixConnection(unix, timeout)
-    else:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
+    """One GET on a fresh connection to the site (or the unix socket ``unix``): (status,
+    headers with lower-case names, body)."""
+    status, headers, body = http_get(PORT, path, timeout, unix=unix)
+    return status, {name.lower(): value for name, value in headers.items()}, body
 
 
 SITE_SOCKET = "/run/pyhttpd-site.sock"  # pyhttpd@site.socket's

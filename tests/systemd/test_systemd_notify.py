@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sd_harness import NotifyReceiver, clean_env, get, write_config
+from sd_harness import NotifyReceiver, clean_env, write_config
+from support.http import get
 
 from pyhttpd.daemon.activation import STORE_PREFIX, endpoint_from_store_name
 from pyhttpd.daemon.run_state import monotonic_usec
@@ -28,9 +29,9 @@ def test_ready_reload_stop_is_the_exact_sequence(kind, tmp_path, site, start_mas
         master = start_master(["--config", str(config)], clean_env(NOTIFY_SOCKET=receiver.address))
         ready = receiver.wait_for("READY", "1")
         # READY=1 only once every worker of the first generation has reported ready.
-        assert len([e for e in master.events() if e.get("event") == "worker_ready"]) == 2
+        assert len(master.find("worker_ready")) == 2
         assert ready.fields["STATUS"] == "Serving generation 1: 2 workers (0 busy, 2 idle)."
-        assert get(master.wait_event("listening")["port"], "/index.txt") == 200
+        assert get(master.wait_for("listening")["port"], "/index.txt")[0] == 200
 
         before = monotonic_usec()
         master.signal(signal.SIGHUP)
@@ -73,7 +74,7 @@ def test_status_counts_busy_workers_and_is_refreshed(tmp_path, site, receiver, s
     env = clean_env(NOTIFY_SOCKET=receiver.address, PYTHONPATH=str(HERE))
     master = start_master(["--config", str(config)], env)
     receiver.wait_for("READY", "1")
-    port = master.wait_event("listening")["port"]
+    port = master.wait_for("listening")["port"]
     mark = receiver.mark()
     slow = threading.Thread(target=get, args=(port, "/2", 10), daemon=True)
     slow.start()
@@ -114,9 +115,9 @@ def test_a_drain_that_makes_progress_extends_the_stop_timeout(tmp_path, site, re
     env = clean_env(NOTIFY_SOCKET=receiver.address, PYTHONPATH=str(HERE))
     master = start_master(["--config", str(config)], env)
     receiver.wait_for("READY", "1")
-    port = master.wait_event("listening")["port"]
+    port = master.wait_for("listening")["port"]
     result = {}
-    slow = threading.Thread(target=lambda: result.update(status=get(port, "/7", 20)), daemon=True)
+    slow = threading.Thread(target=lambda: result.update(status=get(port, "/7", 20)[0]), daemon=True)
     slow.start()
     time.sleep(0.5)
     master.signal(signal.SIGTERM)
@@ -136,7 +137,7 @@ def test_the_fd_store_keeps_the_socket_across_a_restart(tmp_path, site, receiver
     assert name.startswith(STORE_PREFIX) and ":" not in name
     assert endpoint_from_store_name(name) == ("tcp", "127.0.0.1", 0, None)
     [fd] = stored.fds
-    port = first.wait_event("listening")["port"]
+    port = first.wait_for("listening")["port"]
     assert socket.socket(fileno=os.dup(fd)).getsockname()[1] == port
     receiver.wait_for("READY", "1")
     first.signal(signal.SIGTERM)
@@ -150,12 +151,12 @@ def test_the_fd_store_keeps_the_socket_across_a_restart(tmp_path, site, receiver
         env = clean_env(NOTIFY_SOCKET=receiver.address, LISTEN_FDS="1", LISTEN_FDNAMES=name)
         second = start_master(["--config", str(config)], env, own_pid_vars=("LISTEN_PID",), listen_fd=fd)
         assert waiting.getresponse().status == 200  # served by the restarted master
-        systemd_line = second.wait_event("systemd")
+        systemd_line = second.wait_for("systemd")
         assert systemd_line["taken_from_fdstore"] == [f"127.0.0.1:{port}"]
         assert systemd_line["socket_activated"] is False
     finally:
         waiting.close()
-    assert second.wait_event("listening")["port"] == port
+    assert second.wait_for("listening")["port"] == port
     second.signal(signal.SIGTERM)
     assert second.wait_exit() == 0
 
@@ -189,7 +190,7 @@ def test_workers_inherit_no_service_manager_variable(tmp_path, site, receiver, s
     env = clean_env(NOTIFY_SOCKET=receiver.address, WATCHDOG_USEC="10000000")
     master = start_master(["--config", str(config)], env, own_pid_vars=("WATCHDOG_PID",))
     receiver.wait_for("READY", "1")
-    worker = master.wait_event("worker_spawned")["worker_pid"]
+    worker = master.wait_for("worker_spawned")["worker_pid"]
     environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
     names = {item.split(b"=", 1)[0].decode() for item in environ if item}
     assert not names & {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"}
