@@ -13,6 +13,7 @@ LISTEN_PID, systemd-socket-activate), and ``pass_fds`` hands it inherited socket
 """
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from support.paths import TESTS, importable_env
+from support.polling import wait_until
 from support.sessions import SessionProcess, killed_at_exit
 
 DAEMON_APPS = TESTS / "daemon"  # master_app and the other handlers of the daemon tests
@@ -119,12 +121,29 @@ class Master(SessionProcess):
         except subprocess.TimeoutExpired:
             pytest.fail(f"master still running after {timeout}s; log tail:\n" + "\n".join(self.lines[-25:]))
 
+    def stop(self, timeout: float = EVENT_TIMEOUT_S) -> None:
+        """SIGTERM, then wait until the master has exited 0 and its log is read to the end:
+        from then on no line can come, so a test can count what was logged."""
+        self.signal(signal.SIGTERM)
+        assert self.wait_exit(timeout) == 0, "\n".join(self.lines[-25:])
+        self._reader.join(timeout)  # the pipe's last lines; it ends when every writer is gone
+        assert not self._reader.is_alive(), "the master's stderr is still open: a process outlived it"
+
     def workers(self) -> dict[int, str]:
         """The master's children as ``ps`` shows them: {pid: title}."""
         out = subprocess.run(["ps", "--ppid", str(self.pid), "-o", "pid=,args="], capture_output=True,
                              text=True, timeout=5).stdout
         rows = (line.strip().split(None, 1) for line in out.splitlines() if line.strip())
         return {int(pid): title for pid, title in rows if title.startswith("pyhttpd: worker")}
+
+    def wait_busy(self, timeout: float = EVENT_TIMEOUT_S) -> dict[int, str]:
+        """The workers whose title says a request is in their hands ("[busy N]"), once there is
+        one; fails the test if none within ``timeout`` (a worker retitles itself on its tick)."""
+        busy = wait_until(lambda: {pid: title for pid, title in self.workers().items() if "[busy" in title},
+                          timeout)
+        if not busy:
+            pytest.fail(f"no worker busy within {timeout}s: {self.workers()}")
+        return busy
 
     def title(self) -> str:
         """The master's process title, as ps shows it."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sd_harness import NotifyReceiver, clean_env, write_config
 from support.http import get
+from support.polling import wait_until
 
 from pyhttpd.daemon.activation import STORE_PREFIX, endpoint_from_store_name
 from pyhttpd.daemon.run_state import monotonic_usec
@@ -95,14 +96,16 @@ def test_watchdog_pings_every_half_interval_only_when_watchdog_pid_matches(tmp_p
             master = start_master(["--config", str(config)], env,
                                   own_pid_vars=("WATCHDOG_PID",) if own_pid else ())
             receiver.wait_for("READY", "1")
-            time.sleep(1.2)
-            pings = [m.at for m in receiver.messages if m.has("WATCHDOG")]
             if expected:
-                assert len(pings) >= 4, pings
-                gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-                assert max(gaps) < 0.4, gaps  # every 0.2 s, well within WATCHDOG_USEC
+                receiver.wait_for("WATCHDOG", "1", count=6, timeout=15)
+                pings = [m.at for m in receiver.messages if m.has("WATCHDOG")]
+                gaps = sorted(b - a for a, b in zip(pings, pings[1:], strict=False))
+                # every 0.2 s: half the interval, not once per interval (a late tick on a
+                # busy machine moves one gap, not the median); 3 s bounds any gap
+                assert gaps[len(gaps) // 2] < 0.3 and gaps[-1] < 3, gaps
             else:
-                assert pings == []
+                time.sleep(1.2)  # six pings' time: an absence is watched for a while
+                assert not [m for m in receiver.messages if m.has("WATCHDOG")]
             master.signal(signal.SIGTERM)
             assert master.wait_exit() == 0
         finally:
@@ -119,7 +122,7 @@ def test_a_drain_that_makes_progress_extends_the_stop_timeout(tmp_path, site, re
     result = {}
     slow = threading.Thread(target=lambda: result.update(status=get(port, "/7", 20)[0]), daemon=True)
     slow.start()
-    time.sleep(0.5)
+    master.wait_busy()
     master.signal(signal.SIGTERM)
     receiver.wait_for("STOPPING", "1")
     extend = receiver.wait_for("EXTEND_TIMEOUT_USEC", timeout=8)
@@ -177,10 +180,7 @@ def test_daemonized_the_started_process_names_the_daemon_in_mainpid(tmp_path, si
     assert int(pidfile.read_text()) == daemon_pid
     os.kill(daemon_pid, signal.SIGTERM)
     receiver.wait_for("STOPPING", "1")
-    deadline = time.monotonic() + 15
-    while pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not pidfile.exists()
+    assert wait_until(lambda: not pidfile.exists(), 15)
     assert {m.pid for m in receiver.messages if not m.has("MAINPID") and not m.has("BARRIER")
             and not m.has("FDSTORE")} == {daemon_pid}
 
