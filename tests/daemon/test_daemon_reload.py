@@ -8,6 +8,7 @@ import pytest
 from support.http import get
 from support.load import RequestStream
 from support.master import static_config
+from support.polling import wait_until
 
 
 def generation_header(port: int) -> str | None:
@@ -20,24 +21,34 @@ def generation_header(port: int) -> str | None:
 
 @pytest.mark.slow
 def test_hup_under_continuous_load_fails_no_request(start_master, tmp_path, site):
-    """~20 s of load across two reloads: no request fails, and the new setting wins."""
+    """Load across two reloads, each until the old workers are gone and the new ones have
+    served a while: no request fails, and the new setting wins."""
     config = tmp_path / "pyhttpd.toml"
     static_config(config, site, "one")
     master = start_master(["--config", str(config)])
     master.wait_for("ready")
     load = RequestStream(lambda: generation_header(master.port), clients=4)
+
+    def started_after(moment: float) -> int:
+        return sum(1 for started, _, _ in list(load.results) if started > moment)
+
+    def only_generation(generation: int) -> bool:
+        titles = list(master.workers().values())
+        return len(titles) == 2 and all(f"gen={generation}" in title for title in titles)
+
     try:
-        time.sleep(3)
+        assert wait_until(lambda: len(load.results) >= 200, 20), "the load did not get going"
         for generation, header in ((2, "two"), (3, "three")):
             static_config(config, site, header)
             master.signal(signal.SIGHUP)
             master.wait_for("reload_end", generation=generation, timeout=30)
             switched_at = time.monotonic()
-            time.sleep(7)
+            assert wait_until(lambda generation=generation: only_generation(generation), 30), master.workers()
+            assert wait_until(lambda switched_at=switched_at: started_after(switched_at) >= 300, 30)
     finally:
         load.stop()
     failures = [outcome for _, _, outcome in load.failures()]
-    assert failures == [] and len(load.results) > 500
+    assert failures == [] and len(load.results) > 800
     after = {outcome for started, _, outcome in load.results if started > switched_at}
     assert after == {"three"}
     titles = master.workers().values()

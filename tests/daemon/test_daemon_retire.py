@@ -7,11 +7,16 @@ worker retires: a reload (HUP), max_requests, and TTOU.
 """
 
 import signal
-import time
 
 from support.load import KeepAliveClients
 from support.master import static_config
 from support.polling import wait_until
+
+
+def served_on(load: KeepAliveClients, requests: int) -> None:
+    """Wait until ``load`` has had ``requests`` more answered: the load goes on through each change."""
+    before = load.ok
+    assert wait_until(lambda: load.ok >= before + requests, 20), f"the load stalled at {load.ok}"
 
 
 def test_five_reloads_under_keep_alive_load_fail_no_request(start_master, tmp_path, site):
@@ -23,7 +28,7 @@ def test_five_reloads_under_keep_alive_load_fail_no_request(start_master, tmp_pa
         for generation in range(2, 7):
             master.signal(signal.SIGHUP)
             master.wait_for("reload_end", generation=generation, timeout=30)
-            time.sleep(1)
+            served_on(load, 100)
     finally:
         load.stop()
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
@@ -56,10 +61,10 @@ def test_ttin_and_ttou_under_keep_alive_load_fail_no_request(start_master, tmp_p
         for _ in range(3):
             master.signal(signal.SIGTTIN)
             assert wait_until(lambda: len(master.workers()) == 3, 10)
-            time.sleep(0.5)
+            served_on(load, 50)
             master.signal(signal.SIGTTOU)
             assert wait_until(lambda: len(master.workers()) == 2, 15)
-            time.sleep(0.5)
+            served_on(load, 50)
     finally:
         load.stop()
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)

@@ -175,7 +175,7 @@ class WorkerProcess:
     def busy_slots(self) -> list[SlotView]:
         return [slot for slot in self.scoreboard.read_slots() if slot.busy]
 
-    def wait_busy(self, timeout: float = 2.0) -> list[SlotView]:
+    def wait_busy(self, timeout: float = READY_TIMEOUT_S) -> list[SlotView]:
         """The busy slots once there is one; [] if none within ``timeout``."""
         deadline = time.monotonic() + timeout
         while not (busy := self.busy_slots()) and time.monotonic() < deadline:

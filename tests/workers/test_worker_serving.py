@@ -66,7 +66,7 @@ def test_a_request_stuck_in_its_handler_does_not_stop_the_others(spawn_worker):
     thread = threading.Thread(target=slow_request)
     thread.start()
     try:
-        assert worker.wait_busy(2)
+        assert worker.wait_busy(10)
         started = time.monotonic()
         for i in range(5):
             assert raw_get(worker.port, f"/quick{i}").body == f"/quick{i}".encode()
@@ -80,20 +80,20 @@ def test_a_request_stuck_in_its_handler_does_not_stop_the_others(spawn_worker):
 
 def test_scoreboard_shows_the_busy_slot_and_the_heartbeat_advances(worker):
     with connect(worker.port) as sock:
-        sock.sendall(request_bytes("GET", "/slow?s=1.5"))
+        sock.sendall(request_bytes("GET", "/slow?s=2"))
         client = "{}:{}".format(*sock.getsockname())
-        busy = worker.wait_busy(1.0)
+        busy = worker.wait_busy(10)
         assert len(busy) == 1
         slot = busy[0]
-        assert (slot.method, slot.path, slot.client) == ("GET", "/slow?s=1.5", client)
+        assert (slot.method, slot.path, slot.client) == ("GET", "/slow?s=2", client)
         assert slot.last_progress >= slot.started > 0
         first_beat = worker.scoreboard.loop_heartbeat()
-        time.sleep(0.7)  # longer than a tick: the loop beats while a handler is stuck
-        assert worker.scoreboard.loop_heartbeat() > first_beat
+        # the loop beats on its tick while a handler is stuck
+        assert wait_until(lambda: worker.scoreboard.loop_heartbeat() > first_beat, 10)
         with sock.makefile("rb") as rfile:
             assert read_response(rfile).body == b"slow"
-    assert wait_until(lambda: not worker.scoreboard.read_slots()[slot.index].busy, 1.0)
-    assert wait_until(lambda: worker.scoreboard.counters()[0] == 1, 1.0)  # requests_served
+    assert wait_until(lambda: not worker.scoreboard.read_slots()[slot.index].busy, 10)
+    assert wait_until(lambda: worker.scoreboard.counters()[0] == 1, 10)  # requests_served
 
 
 def _download_slowly(worker, size: int, on_chunk) -> bytes:
@@ -147,13 +147,13 @@ def test_a_handler_on_a_thread_sends_a_large_file_by_sendfile_with_progress_stam
 
 
 def test_process_title_names_the_worker_and_its_state(worker):
-    assert wait_until(lambda: worker.title() == "pyhttpd: worker [t] 1 gen=7 [idle]", 2), worker.title()
+    assert wait_until(lambda: worker.title() == "pyhttpd: worker [t] 1 gen=7 [idle]", 10), worker.title()
     with connect(worker.port) as sock:
-        sock.sendall(request_bytes("GET", "/slow?s=1.5"))
-        assert wait_until(lambda: worker.title().endswith("[busy 1]"), 1.4), worker.title()
+        sock.sendall(request_bytes("GET", "/slow?s=3"))
+        assert wait_until(lambda: worker.title().endswith("[busy 1]"), 10), worker.title()
         with sock.makefile("rb") as rfile:
             read_response(rfile)
-    assert wait_until(lambda: worker.title().endswith("[idle]"), 2), worker.title()
+    assert wait_until(lambda: worker.title().endswith("[idle]"), 10), worker.title()
 
 
 def test_a_standard_library_handler_runs_on_pyhttpds_classes(spawn_worker):
@@ -171,7 +171,7 @@ def test_a_standard_library_handler_runs_on_pyhttpds_classes(spawn_worker):
 def test_an_exception_escaping_the_handler_stack_is_logged_and_ends_only_its_connection(worker):
     with connect(worker.port) as sock:
         sock.sendall(request_bytes("GET", "/log-raises"))
-        assert closed_within(sock, 2)
+        assert closed_within(sock, 10)
     assert raw_get(worker.port, "/fine").body == b"/fine"
     failed = worker.wait_logged("connection_failed")
     assert len(failed) == 1, worker.stderr()
