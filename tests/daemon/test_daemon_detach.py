@@ -10,6 +10,7 @@ import time
 import pytest
 from support.http import get
 from support.master import master_env, write_config
+from support.polling import wait_gone
 
 
 def wait_for_line(path, event: str, timeout: float = 15.0) -> dict:
@@ -80,10 +81,7 @@ def test_daemon_pidfile_stop_and_second_start(tmp_path, daemon_config):
         assert is_running(pid)
 
         os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while is_running(pid):
-            assert time.monotonic() < deadline, "the daemon did not stop within 15 s of TERM"
-            time.sleep(0.05)
+        assert wait_gone(pid, 15), "the daemon did not stop within 15 s of TERM"
         pid = None
         assert not pidfile.exists()
         assert wait_for_line(error_log, "stop")

@@ -19,7 +19,7 @@ import pytest
 from support.http import get
 from support.load import RequestStream
 from support.master import master_config
-from support.polling import wait_until
+from support.polling import wait_gone, wait_until
 from support.unprivileged import python_paths, reachable, user_ids
 
 import pyhttpd
@@ -249,7 +249,7 @@ def test_workers_run_as_the_configured_user_and_the_master_stays_root(start_mast
     assert get(master.port, "/secret.txt")[0] == 404
     master.signal(signal.SIGTERM)
     assert master.wait_exit(10) == 0
-    assert not _alive(worker, timeout=5)
+    assert wait_gone(worker, 10)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -274,22 +274,6 @@ def _status(pid: int, field: str) -> list[int]:
     with open(f"/proc/{pid}/status") as status:
         line = next(line for line in status if line.startswith(f"{field}:"))
     return [int(value) for value in line.split()[1:]]
-
-
-def _alive(pid: int, timeout: float) -> bool:
-    """Whether ``pid`` still exists (a zombie counts as gone) after waiting up to ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return False
-        if state == "Z":
-            return False
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.05)
 
 
 def test_term_kills_what_is_left_after_the_graceful_timeout(start_master, tmp_path):

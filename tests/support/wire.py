@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 TIMEOUT_S = 5.0
+MAX_LINES = 1000  # header or trailer lines of one response: more is a runaway
+MAX_CHUNKS = 100_000  # chunks of one body
 
 
 @dataclass
@@ -56,7 +58,7 @@ def read_response(rfile, method: str = "GET") -> Response:
         raise ConnectionError("connection closed before a response")
     version, status, *reason = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
     response = Response(int(status), reason[0] if reason else "")
-    while True:
+    for _ in range(MAX_LINES):
         line = rfile.readline(65537)
         if not line:
             raise ConnectionError("connection closed in a response head")
@@ -64,6 +66,8 @@ def read_response(rfile, method: str = "GET") -> Response:
             break
         name, _, value = line.decode("latin-1").partition(":")
         response.headers[name.strip().lower()] = value.strip()
+    else:
+        raise ConnectionError(f"a response head of more than {MAX_LINES} lines")
     if method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
         return response
     if "content-length" in response.headers:
@@ -85,14 +89,16 @@ def _read_exactly(rfile, length: int) -> bytes:
 
 def _read_chunked(rfile) -> bytes:
     parts = []
-    while True:
+    for _ in range(MAX_CHUNKS):
         size = int(rfile.readline(1024).split(b";")[0], 16)
         if size == 0:
-            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(parts)
+            for _ in range(MAX_LINES):  # the trailer
+                if rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                    return b"".join(parts)
+            break
         parts.append(_read_exactly(rfile, size))
         rfile.readline(3)
+    raise ConnectionError(f"a chunked body of more than {MAX_CHUNKS} chunks or {MAX_LINES} trailer lines")
 
 
 def raw_get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:

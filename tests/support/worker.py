@@ -27,7 +27,7 @@ import pytest
 from pyhttpd.protocol import Limits
 from pyhttpd.workers.contract import SPEC_ENV, ListenerSpec, Scoreboard, SlotView, WorkerSpec
 from support.paths import REPO, TESTS, importable_env
-from support.polling import wait_until
+from support.polling import group_empty, process_gone, wait_gone, wait_until
 
 WORKER_APPS = TESTS / "workers"  # worker_handlers and the other handlers of the worker tests
 READY_TIMEOUT_S = 10.0
@@ -198,14 +198,14 @@ class WorkerProcess:
                 return self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 raise TimeoutError(f"worker still running after {timeout} s") from None
-        if not _wait_gone(self.pid, timeout):
+        if not wait_gone(self.pid, timeout):
             raise TimeoutError(f"worker still running after {timeout} s")
         return 0
 
     def alive(self) -> bool:
         if self.proc is not None:
             return self.proc.poll() is None
-        return not _gone(self.pid)
+        return not process_gone(self.pid)
 
     def orphan(self) -> None:
         """Make the worker's parent exit (only for ``via_parent`` workers)."""
@@ -262,7 +262,7 @@ class WorkerProcess:
             for proc in (self.proc, self._parent):
                 if proc is not None:
                     proc.wait(KILL_WAIT_S)
-            if self.pgid is not None and not _wait_group_empty(self.pgid, KILL_WAIT_S):
+            if self.pgid is not None and not wait_until(lambda: group_empty(self.pgid), KILL_WAIT_S, 0.02):
                 raise AssertionError(f"processes of group {self.pgid} still exist after SIGKILL")
         finally:
             if self._parent is not None:
@@ -283,33 +283,3 @@ def _fd_limit(nofile: int | None):
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     return lower
-
-
-def _gone(pid: int) -> bool:
-    """True if ``pid`` no longer runs (no such process, or a zombie nobody reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
-def _wait_group_empty(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not _gone(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
