@@ -53,7 +53,7 @@ def test_hup_under_continuous_load_fails_no_request(start_master, tmp_path, site
     assert after == {"three"}
     titles = master.workers().values()
     assert len(titles) == 2 and all("gen=3" in title for title in titles), titles
-    assert master.title() == "pyhttpd: master [r] gen=3 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=3 workers=2/2", 10), master.title()
 
 
 def test_hup_with_a_broken_config_or_handler_keeps_the_old_generation(start_master, tmp_path, site):
@@ -98,7 +98,7 @@ def test_a_new_generation_that_never_gets_ready_is_abandoned(start_master, tmp_p
     master.wait_for("worker_exited", worker_pid=stuck["worker_pid"])
     assert set(master.workers()) == old
     assert get(master.port, "/index.txt")[1]["X-Generation"] == "one"
-    assert master.title() == "pyhttpd: master [r] gen=1 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=1 workers=2/2", 10), master.title()
 
 
 def test_reload_binds_added_listeners_and_closes_removed_ones(start_master, tmp_path, site):
@@ -169,4 +169,4 @@ def test_a_rollout_failing_halfway_brings_the_old_generation_back(start_master, 
     titles = master.workers().values()
     assert len(titles) == 2 and all("gen=1" in title for title in titles), titles
     assert get(master.port, "/index.txt")[1]["X-Generation"] == "one"
-    assert master.title() == "pyhttpd: master [r] gen=1 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=1 workers=2/2", 10), master.title()

@@ -1,7 +1,7 @@
 """The static settings reach the workers: the real master (``python -m pyhttpd.daemon``) and
 its workers serve a site on 127.0.0.1 with the [static] table of a config file, or flags.
 
-Readiness comes from the master's JSON "ready" line (tests/daemon/master_harness.py); every
+Readiness comes from the master's JSON "ready" line (tests/support/master.py); every
 wait has a deadline, and each master is killed with its workers at teardown.
 """
 
