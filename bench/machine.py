@@ -92,6 +92,7 @@ def describe(repo: Path, project_python: Path, nginx: str | None) -> dict[str, s
         "pyhttpd": pyhttpd_version(repo, project_python),
         "wrk": _run(["wrk", "-v"]).split(" Copyright")[0] or "not found",
         "nginx": (_run([nginx, "-v"]) if nginx else "") or "not found",
+        "openssl": _run(["openssl", "version"]) or "not found",
         "sysctl": ", ".join(
             f"{n}={sysctl(n)}"
             for n in ("net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range", "net.core.somaxconn")

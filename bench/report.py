@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from bench.docroot import TARGETS
 from bench.servers import SERVERS, Server
-from bench.wrk import CONNECTIONS, MODES, THREADS, TIMEOUT
+from bench.wrk import CONNECTIONS, HTTPS, MODES, THREADS, TIMEOUT
 
 BASELINE = "pyhttpd"
 MiB = 1024 * 1024
@@ -306,6 +306,53 @@ def targets(rows: list[Row], servers: list[Server]) -> list[Target]:
             verdict = "report only"
         out.append(Target(goal, measured if compared else "not measured", verdict))
 
+    # HTTPS (issue 15): against gunicorn gthread with TLS; granian and nginx reported.
+    tls_base = _find(rows, BASELINE, "1 KiB", HTTPS)
+    peer = _find(rows, "gunicorn-gthread", "1 KiB", HTTPS)
+    ratio = _paired_ratio(tls_base, peer) if tls_base and peer else None
+    out.append(
+        Target(
+            "HTTPS 1 KiB keep-alive: ≥ 2× gunicorn gthread with TLS",
+            f"{ratio:.2f}× gunicorn-gthread" if ratio is not None else "not measured",
+            _verdict(ratio, ratio is not None and ratio >= 2.0),
+        )
+    )
+    for target, names in (
+        ("1 KiB", ("granian", "nginx")),
+        ("100 KiB", ("gunicorn-gthread", "granian", "nginx")),
+    ):
+        mine = _find(rows, BASELINE, target, HTTPS)
+        found = []
+        for name in names:
+            other = _find(rows, name, target, HTTPS)
+            if mine and other and (r := _paired_ratio(mine, other)) is not None:
+                found.append(f"{r:.2f}× {name}")
+        out.append(
+            Target(
+                f"HTTPS {target} keep-alive: ratio to {', '.join(names)}",
+                "pyhttpd = " + ", ".join(found) if found else "not measured",
+                "report only",
+            )
+        )
+
+    # HTTPS, no regression against --baseline's pyhttpd (issue 18), where it ran.
+    before = [r for r in rows if r.server == "pyhttpd-baseline" and r.mode == HTTPS and r.good]
+    if before:
+        measured, worst = [], None
+        for old in before:
+            new = _find(rows, BASELINE, old.target, HTTPS)
+            ratio = _paired_ratio(new, old) if new else None
+            if ratio is not None:
+                measured.append(f"{old.target} {ratio:.2f}×")
+                worst = ratio if worst is None else min(worst, ratio)
+        out.append(
+            Target(
+                "HTTPS keep-alive: no regression against pyhttpd-baseline (taken as ≥ 0.95×)",
+                "pyhttpd ÷ pyhttpd-baseline: " + ", ".join(measured) if measured else "not measured",
+                _verdict(worst, worst is not None and worst >= 0.95),
+            )
+        )
+
     # Resident memory per worker.
     rss = [r.worker_rss for r in rows if r.server == BASELINE and r.worker_rss is not None]
     peak = max(rss) if rss else None
@@ -342,8 +389,17 @@ def conditions(samples: list[Sample], cores: int) -> str:
     )
 
 
-def footer(servers: list[Server], skipped: dict[str, list[str]], unavailable: dict[str, str]) -> str:
-    """Notes under the table: what each server is, what was not run, and how to read it."""
+def footer(
+    servers: list[Server],
+    skipped: dict[str, list[str]],
+    unavailable: dict[str, str],
+    https: list[str] | None = None,
+) -> str:
+    """Notes under the table: what each server is, what was not run, and how to read it.
+
+    ``https``: lines on the HTTPS rows (certificate, policy, each server's settings, what was
+    negotiated), when the run had any.
+    """
     lines = ["Servers:", ""]
     lines += [f"- **{s.name}**: {s.description}" for s in servers]
     lines += [
@@ -367,7 +423,11 @@ def footer(servers: list[Server], skipped: dict[str, list[str]], unavailable: di
         "- For the targets, a server that closes every connection (http.server in HTTP/1.0, "
         "gunicorn's sync worker) stands in the keep-alive comparisons with its close row: that "
         "is what a keep-alive client gets from it. The fastest of the peers named is compared.",
+        f"- `{HTTPS}`: keep-alive to an https:// URL, from a second start of the server serving "
+        "HTTPS only; the 1 KiB and 100 KiB files, for the servers with HTTPS rows. Its ÷ pyhttpd "
+        "is to pyhttpd over HTTPS.",
     ]
+    lines += https or []
     if unavailable:
         lines += ["", "Not run:", ""]
         lines += [f"- **{name}**: {why}" for name, why in unavailable.items()]

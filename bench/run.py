@@ -3,8 +3,9 @@
 A round starts each server in turn (the order rotates from round to round), checks that it
 answers every target correctly, warms it up, loads it with each (file, mode) cell of the plan
 (backwards on even rounds) while sampling its process tree, and stops it: TERM to the PID it
-started, KILL to whatever of its tree is left after a grace period. Only one server runs at a
-time.
+started, KILL to whatever of its tree is left after a grace period. A server with HTTPS rows
+is then started again, serving HTTPS only, for its ``https keep-alive`` cells (first on even
+rounds), after a check of what it negotiates (bench/tls.py). Only one server runs at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,10 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from bench import machine, report, wrk
+from bench import machine, report, tls, wrk
 from bench.docroot import LISTING_ENTRIES, TARGETS, make_docroot
 from bench.procs import ProcStat, TreeMeter, kill_tree, snapshot, system_cpu
-from bench.servers import BASELINE, Context, Server, nginx_binary, select, skip_reason
+from bench.servers import (
+    BASELINE,
+    TLS_SETTINGS,
+    Context,
+    Server,
+    has_cell,
+    nginx_binary,
+    select,
+    skip_reason,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -61,14 +72,19 @@ class Plan:
         return sum(len(cells) for cells in self.loads.values())
 
 
-def make_plan(servers: list[Server], all_cells: bool) -> Plan:
-    """The cells of every server, in table order."""
+def make_plan(servers: list[Server], all_cells: bool, no_https: dict[str, str] | None = None) -> Plan:
+    """The cells of every server, in table order; ``no_https``: servers whose HTTPS rows cannot
+    run, with why."""
     plan = Plan()
     for server in servers:
         cells = []
         for target in TARGETS:
             for mode in wrk.MODES:
+                if not has_cell(server, target, mode):
+                    continue
                 reason = skip_reason(server, target, mode, all_cells)
+                if reason is None and mode == wrk.HTTPS and no_https and server.name in no_https:
+                    reason = no_https[server.name]
                 if reason is None:
                     cells.append((target, mode))
                 else:
@@ -103,9 +119,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--note", default="", help="free text recorded in the results file (conditions)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where results go (bench/results)")
     parser.add_argument("--list", action="store_true", help="list the servers and exit")
-    parser.add_argument("--baseline", type=Path, metavar="DIR",
-                        help="also run DIR's pyhttpd (a checkout with its .venv, e.g. a git worktree of "
-                        "the commit before a change) as the row pyhttpd-baseline")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run DIR's pyhttpd (a checkout with its .venv, e.g. a git worktree of "
+        "the commit before a change) as the row pyhttpd-baseline",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 1, 1
@@ -122,9 +142,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fetch(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """GET http://127.0.0.1:PORT/PATH: the status and body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def fetch(port: int, path: str, timeout: float = 5.0, tls: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """GET http://127.0.0.1:PORT/PATH (https:// with ``tls``): the status and body."""
+    conn: http.client.HTTPConnection
+    if tls is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -133,10 +157,10 @@ def fetch(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         conn.close()
 
 
-def check(port: int, prefix: str, path: str) -> str:
+def check(port: int, prefix: str, path: str, tls: ssl.SSLContext | None = None) -> str:
     """Why the server's answer for ``path`` is wrong, or "" if it is right."""
     try:
-        status, body = fetch(port, prefix + path, timeout=30.0)
+        status, body = fetch(port, prefix + path, timeout=30.0, tls=tls)
     except (OSError, http.client.HTTPException) as exc:
         return f"GET {path} failed: {exc}"
     if status != 200:
@@ -148,7 +172,9 @@ def check(port: int, prefix: str, path: str) -> str:
     return ""
 
 
-def wait_ready(proc: subprocess.Popen[bytes], port: int, prefix: str, timeout: float) -> str:
+def wait_ready(
+    proc: subprocess.Popen[bytes], port: int, prefix: str, timeout: float, tls: ssl.SSLContext | None = None
+) -> str:
     """Poll until the server answers 200 (bounded); "" when ready, else why not."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -156,11 +182,11 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, prefix: str, timeout: f
         if proc.poll() is not None:
             return f"exited with status {proc.returncode} while starting"
         try:
-            status, _ = fetch(port, prefix + "/1k.bin", timeout=1.0)
+            status, _ = fetch(port, prefix + "/1k.bin", timeout=1.0, tls=tls)
             if status == 200:
                 return ""
             last = f"answered {status}"
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError is an OSError
             last = str(exc) or type(exc).__name__
         time.sleep(0.1)
     return f"not ready after {timeout:g} s ({last})"
@@ -211,6 +237,10 @@ class Bench:
         self.scripts = wrk.write_scripts(ctx.workdir)
         self.start_failures: dict[str, list[str]] = {}
         self.tracebacks: dict[str, tuple[int, str]] = {}  # server -> (count, last error line)
+        self.negotiated: dict[str, set[str]] = {}  # server -> what its TLS starts negotiated
+        self.client_tls: ssl.SSLContext | None = None  # checks over HTTPS: trusts the run's cert
+        if ctx.tls is not None:
+            self.client_tls = ssl.create_default_context(cafile=str(ctx.tls.cert))
 
     def run_round(self, number: int) -> None:
         """Every server once, in an order rotated by the round number."""
@@ -223,19 +253,33 @@ class Bench:
             self.samples.append(report.Sample(server.name, target, mode, number, problem=why))
 
     def run_server(self, server: Server, number: int) -> None:
-        """Start ``server``, load it on each of its cells, stop it."""
+        """Start ``server``, load it on each of its cells, stop it (HTTPS cells: a start of their own)."""
         cells = self.plan.loads[server.name]
         if number % 2 == 0:
             # Backwards on even rounds: a cell is loaded as often late in its server's turn
             # as early, and with --only pyhttpd, pyhttpd's 1 KiB keep-alive load is always
             # next to pyhttpd-log's, whose difference is the access log's cost.
             cells = cells[::-1]
+        # The HTTPS start after the plain one, before it on even rounds (as the cells turn).
+        starts = [True, False] if number % 2 == 0 else [False, True]
+        for https in starts:
+            self.run_start(server, number, [c for c in cells if (c[1] == wrk.HTTPS) == https], https)
+
+    def run_start(self, server: Server, number: int, cells: list[tuple[str, str]], https: bool) -> None:
+        """One start of ``server`` (serving HTTPS only if ``https``): load it on ``cells``, stop it."""
         if not cells:
             return
         port = free_port()
-        launch = server.launch(self.ctx, port)
-        log_path = self.ctx.workdir / f"{server.name}-round{number + 1}.log"
-        print(f"  round {number + 1}: {server.name} on 127.0.0.1:{port} ", end="", flush=True)
+        tls_ctx = self.client_tls if https else None
+        try:
+            launch = server.launch(self.ctx, port, tls=https)
+        except ValueError as exc:
+            self._fail_all(server, number, cells, str(exc))
+            return
+        suffix = "-https" if https else ""
+        log_path = self.ctx.workdir / f"{server.name}{suffix}-round{number + 1}.log"
+        scheme = "https" if https else "http"
+        print(f"  round {number + 1}: {server.name} on {scheme}://127.0.0.1:{port} ", end="", flush=True)
         try:
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
@@ -254,17 +298,26 @@ class Bench:
             return
         known: dict[int, ProcStat] = {}
         try:
-            why = wait_ready(proc, port, server.prefix, self.args.start_timeout)
+            why = wait_ready(proc, port, server.prefix, self.args.start_timeout, tls_ctx)
             if why:
-                why = f"did not start: {why}" + (f" [{tail(log_path)}]" if tail(log_path) else "")
+                why = f"did not start{' over HTTPS' if https else ''}: {why}"
+                why += f" [{tail(log_path)}]" if tail(log_path) else ""
                 print(why)
                 self.start_failures.setdefault(server.name, []).append(why)
                 self._fail_all(server, number, cells, "did not start")
                 return
             known.update(settle(proc.pid))
-            wrong = {TARGETS[t]: check(port, server.prefix, TARGETS[t]) for t, _ in cells}
+            wrong = {TARGETS[t]: check(port, server.prefix, TARGETS[t], tls_ctx) for t, _ in cells}
+            if https and self.ctx.tls is not None:
+                # The cells compare one protocol, cipher and group: what the pinned client gets.
+                got, why = tls.negotiate(port, self.ctx.tls)
+                if got:
+                    self.negotiated.setdefault(server.name, set()).add(got)
+                if got != tls.EXPECTED:
+                    why = why or f"negotiated {got}, not {tls.EXPECTED}"
+                    wrong = {path: wrong[path] or why for path in wrong}
             if not self.args.quick:
-                self.load(server, port, "/1k.bin", "keep-alive", WARMUP)
+                self.load(server, port, "/1k.bin", wrk.HTTPS if https else "keep-alive", WARMUP)
                 known.update(settle(proc.pid, quiet=1.0))
             for target, mode in cells:
                 if proc.poll() is not None:
@@ -298,12 +351,28 @@ class Bench:
         total, _ = self.tracebacks.get(name, (0, ""))
         self.tracebacks[name] = (total + count, last)
 
+    def url(self, server: Server, port: int, path: str, mode: str) -> str:
+        scheme = "https" if mode == wrk.HTTPS else "http"
+        return f"{scheme}://127.0.0.1:{port}{server.prefix}{path}"
+
+    def wrk_env(self, mode: str) -> dict[str, str] | None:
+        """wrk's environment: over HTTPS, the pinned client policy (bench/tls.py)."""
+        if mode != wrk.HTTPS or self.ctx.tls is None:
+            return None
+        return {**os.environ, **self.ctx.tls.client_env}
+
     def load(self, server: Server, port: int, path: str, mode: str, duration: int) -> str:
         """Run wrk once; its output."""
-        url = f"http://127.0.0.1:{port}{server.prefix}{path}"
-        argv = wrk.command(url, duration, self.scripts[mode])
+        argv = wrk.command(self.url(server, port, path, mode), duration, self.scripts[mode])
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=duration + 60,
+                check=False,
+                env=self.wrk_env(mode),
+            )
         except subprocess.TimeoutExpired:
             return "wrk did not finish"
         return done.stdout + done.stderr
@@ -313,7 +382,7 @@ class Bench:
     ) -> report.Sample:
         """One recorded load: wrk's numbers with the tree's CPU and RSS, and the machine's."""
         sample = report.Sample(server.name, target, mode, number)
-        url = f"http://127.0.0.1:{port}{server.prefix}{TARGETS[target]}"
+        url = self.url(server, port, TARGETS[target], mode)
         argv = wrk.command(url, self.args.duration, self.scripts[mode])
         meter = TreeMeter(pid)
         out_path = self.ctx.workdir / "wrk.out"
@@ -323,7 +392,7 @@ class Bench:
             children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             self0 = resource.getrusage(resource.RUSAGE_SELF)
             started = time.monotonic()
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.wrk_env(mode))
             while True:
                 try:
                     proc.wait(timeout=0.5)
@@ -381,12 +450,35 @@ def availability(servers: list[Server], ctx: Context) -> dict[str, str]:
     return missing
 
 
-def estimate(plan: Plan, servers: int, args: argparse.Namespace) -> float:
+def estimate(plan: Plan, args: argparse.Namespace) -> float:
     """Seconds the run should take."""
-    per_round = plan.count() * (args.duration + LOAD_COST) + servers * (
+    starts = sum(len({mode == wrk.HTTPS for _, mode in cells}) for cells in plan.loads.values())
+    per_round = plan.count() * (args.duration + LOAD_COST) + starts * (
         START_COST + (0 if args.quick else WARMUP + LOAD_COST)
     )
     return per_round * args.rounds
+
+
+def baseline_tls(baseline_bin: Path, files: tls.Files, workdir: Path) -> tuple[bool, str]:
+    """Whether --baseline's pyhttpd takes the policy file, and why it cannot serve HTTPS ("" if it can).
+
+    Asked with ``--check-config``: an older pyhttpd may lack the tls_ settings (then it serves
+    with its own defaults, and the pinned client still decides what is negotiated), or TLS.
+    """
+    argv = [str(baseline_bin / "pyhttpd"), "--check-config", "-b", "127.0.0.1", "0", "-d", str(workdir)]
+    argv += ["--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+    answers = []
+    for extra in (["--config", str(files.pyhttpd_policy)], []):
+        try:
+            done = subprocess.run(
+                argv + extra, capture_output=True, text=True, timeout=60, cwd=workdir, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"its pyhttpd --check-config failed: {exc}"
+        if done.returncode == 0:
+            return bool(extra), ""
+        answers.append(" / ".join((done.stderr or done.stdout).strip().splitlines()[-1:])[:200])
+    return False, f"its pyhttpd does not serve HTTPS with --tls-cert/--tls-key: {answers[-1]}"
 
 
 @contextmanager
@@ -413,6 +505,26 @@ def results_path(directory: Path, started: datetime.datetime, quick: bool) -> Pa
     return path
 
 
+def https_notes(bench: Bench) -> list[str]:
+    """The footer's lines on the HTTPS rows: policy, settings, what each server negotiated."""
+    names = [
+        s.name for s in bench.servers if any(m == wrk.HTTPS for _, m in bench.plan.loads.get(s.name, []))
+    ]
+    if not names:
+        return []
+    lines = tls.policy_lines(bench.ctx.tls)
+    for name in names:
+        settings = TLS_SETTINGS.get(name, "?")
+        if name == BASELINE.name and not bench.ctx.baseline_tls_policy:
+            settings = (
+                "`--tls-cert`, `--tls-key` only: its pyhttpd has no `tls_min_version`, `tls_ciphers` or "
+                "`tls_groups` (its defaults accept the pinned client's TLS 1.3 suite and group)"
+            )
+        seen = ", ".join(sorted(bench.negotiated.get(name, set()))) or "nothing (no start got that far)"
+        lines.append(f"  - {name}: {settings}; negotiated {seen}")
+    return lines
+
+
 def render(
     bench: Bench,
     info: dict[str, str],
@@ -428,7 +540,7 @@ def render(
     rows = report.build_rows(bench.samples, servers)
     table = report.table(rows)
     targets = report.targets_table(report.targets(rows, servers))
-    footer = report.footer(servers, bench.plan.skipped, unavailable)
+    footer = report.footer(servers, bench.plan.skipped, unavailable, https_notes(bench))
     args = bench.args
     machine_lines = "\n".join(f"- {k}: `{v}`" for k, v in info.items())
     failures = "".join(
@@ -483,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.insert(1, BASELINE)
     if args.list:
         for server in servers:
-            print(f"{server.name:18} {server.description}")
+            print(f"{server.name:18} {server.description}" + ("; HTTPS rows too" if server.tls else ""))
         return 0
     project_python = REPO / ".venv" / "bin" / "python"
     if not (REPO / ".venv" / "bin" / "pyhttpd").exists():
@@ -491,6 +603,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="pyhttpd-bench-"))
     workdir.chmod(0o755)  # nginx's workers (nobody) must reach the doc root inside
+    tls_files, no_https, baseline_policy = None, {}, True
+    if any(s.tls for s in servers):
+        try:
+            tls_files = tls.make(workdir / "tls")
+        except RuntimeError as exc:
+            no_https = {s.name: f"no certificate for the HTTPS rows: {exc}" for s in servers if s.tls}
+    if tls_files is not None and baseline_bin is not None:
+        baseline_policy, why = baseline_tls(baseline_bin, tls_files, workdir)
+        if why:
+            no_https[BASELINE.name] = why
     ctx = Context(
         repo=REPO,
         docroot=workdir / "root",
@@ -499,12 +621,14 @@ def main(argv: list[str] | None = None) -> int:
         project_python=project_python,
         bench_python=Path(sys.executable),
         baseline_bin=baseline_bin,
+        tls=tls_files,
+        baseline_tls_policy=baseline_policy,
     )
     unavailable = availability(servers, ctx)
     runnable = [s for s in servers if s.name not in unavailable]
-    plan = make_plan(runnable, args.all_cells)
+    plan = make_plan(runnable, args.all_cells, no_https)
     command = os.environ.get("BENCH_PROG", "python -m bench") + " " + shlex.join(sys.argv[1:])
-    seconds = estimate(plan, len(runnable), args)
+    seconds = estimate(plan, args)
     print(
         f"scripts/bench: {len(runnable)} servers, {plan.count()} loads per round, {args.rounds} round(s) "
         f"of {args.duration} s loads: about {int(seconds) // 60} min {int(seconds) % 60} s"
@@ -536,7 +660,15 @@ def main(argv: list[str] | None = None) -> int:
     path = results_path(args.output, started, args.quick)
     path.write_text(document)
     path.with_suffix(".json").write_text(
-        json.dumps({"command": command, "machine": info, "samples": report.to_json(bench.samples)}, indent=1)
+        json.dumps(
+            {
+                "command": command,
+                "machine": info,
+                "tls": tls.describe(ctx.tls, {k: sorted(v) for k, v in bench.negotiated.items()}),
+                "samples": report.to_json(bench.samples),
+            },
+            indent=1,
+        )
     )
     print(f"scripts/bench: wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
     return 130 if interrupted else 0

@@ -4,13 +4,20 @@ Every server listens on 127.0.0.1 only, serves the same doc root and gets as man
 the machine has cores (``python -m http.server`` has no workers: it is one process with a
 thread per connection). Access logs are off except for the ``pyhttpd-log`` row and for
 ``http.server``, which always logs each request to stderr (here a file).
+
+The servers with HTTPS rows (``tls=True``) are started a second time in each round, with TLS
+only, for the ``https keep-alive`` cells: the same certificate and policy for all (bench/tls.py).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import tls as tlsmod
+from bench.wrk import HTTPS
 
 #: Threads per worker for gunicorn's gthread worker: pyhttpd's default, for parity.
 GTHREAD_THREADS = 8
@@ -27,6 +34,9 @@ class Context:
     project_python: Path  # .venv: pyhttpd
     bench_python: Path  # bench/.venv: the peers
     baseline_bin: Path | None = None  # --baseline: another checkout's .venv/bin
+    tls: tlsmod.Files | None = None  # the HTTPS rows' certificate and policy, if made
+    #: --baseline's pyhttpd takes the policy file (tls_ciphers...); if not, its defaults.
+    baseline_tls_policy: bool = True
 
     @property
     def bench_bin(self) -> Path:
@@ -60,10 +70,16 @@ class Server:
     #: Cells (target, mode) the default run skips, with why; --all-cells runs them.
     skips: dict[tuple[str, str], str] = field(default_factory=dict)
     requires: str = ""  # executable that must exist, or the row is reported as unavailable
+    tls: bool = False  # has HTTPS rows (1 KiB and 100 KiB keep-alive over TLS)
 
-    def launch(self, ctx: Context, port: int) -> Launch:
-        """The command that starts this server on 127.0.0.1:``port``."""
-        return _LAUNCHERS[self.name](ctx, port)
+    def launch(self, ctx: Context, port: int, tls: bool = False) -> Launch:
+        """The command that starts this server on 127.0.0.1:``port`` (HTTPS only if ``tls``)."""
+        launch = _LAUNCHERS[self.name](ctx, port)
+        if not tls:
+            return launch
+        if ctx.tls is None:
+            raise ValueError("no certificate was made for the HTTPS rows")
+        return _TLS[self.name](ctx, port, ctx.tls, launch)
 
 
 def _pyhttpd(ctx: Context, port: int, access_log: str, bin_dir: Path | None = None) -> Launch:
@@ -154,9 +170,22 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
-def nginx_config(ctx: Context, port: int) -> str:
-    """nginx.conf for the run: sendfile, autoindex, no access log, as many workers as cores."""
+def nginx_config(ctx: Context, port: int, tls: tlsmod.Files | None = None) -> str:
+    """nginx.conf for the run: sendfile, autoindex, no access log, as many workers as cores.
+
+    With ``tls``, the listener serves HTTPS only, with the HTTPS rows' certificate and policy.
+    """
     run = ctx.workdir / "nginx"
+    listen = f"listen 127.0.0.1:{port};"
+    if tls is not None:
+        listen = f"""listen 127.0.0.1:{port} ssl;
+        ssl_certificate {tls.cert};
+        ssl_certificate_key {tls.key};
+        ssl_protocols {tlsmod.MIN_VERSION} TLSv1.3;
+        ssl_ciphers {tlsmod.TLS12_CIPHERS};
+        ssl_conf_command Ciphersuites {tlsmod.TLS13_SUITES};
+        ssl_ecdh_curve {tlsmod.GROUPS};
+        ssl_prefer_server_ciphers off;"""
     return f"""\
 worker_processes {ctx.cores};
 daemon off;
@@ -174,7 +203,7 @@ http {{
     tcp_nopush on;
     client_body_temp_path {run}/body;
     server {{
-        listen 127.0.0.1:{port};
+        {listen}
         root {ctx.docroot};
         location / {{
             autoindex on;
@@ -184,17 +213,67 @@ http {{
 """
 
 
-def _nginx(ctx: Context, port: int) -> Launch:
+def _nginx(ctx: Context, port: int, tls: tlsmod.Files | None = None) -> Launch:
     run = ctx.workdir / "nginx"
     run.mkdir(exist_ok=True)
-    conf = run / "nginx.conf"
-    conf.write_text(nginx_config(ctx, port))
+    conf = run / ("nginx-tls.conf" if tls else "nginx.conf")
+    conf.write_text(nginx_config(ctx, port, tls))
     binary = nginx_binary() or "nginx"
     return Launch([binary, "-p", str(run), "-c", str(conf), "-e", str(run / "error.log")])
 
 
 def _app_env(ctx: Context) -> dict[str, str]:
     return {"BENCH_DOCROOT": str(ctx.docroot), "PYTHONPATH": str(ctx.repo)}
+
+
+def _pyhttpd_tls(files: tlsmod.Files, plain: Launch, policy: bool) -> Launch:
+    argv = plain.argv + ["--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+    if policy:
+        argv += ["--config", str(files.pyhttpd_policy)]
+    return Launch(argv, plain.env, plain.cwd)
+
+
+def _gunicorn_tls(files: tlsmod.Files, plain: Launch) -> Launch:
+    # Python's ssl context (TLS 1.2 and up); TLS 1.3 suites and groups stay OpenSSL's.
+    tls = ["--certfile", str(files.cert), "--keyfile", str(files.key), "--ciphers", tlsmod.TLS12_CIPHERS]
+    return Launch(plain.argv[:-1] + tls + plain.argv[-1:], plain.env, plain.cwd)
+
+
+def _granian_tls(files: tlsmod.Files, plain: Launch) -> Launch:
+    # rustls: no setting for ciphers or groups; its defaults include the policy's.
+    tls = [
+        "--ssl-certificate",
+        str(files.cert),
+        "--ssl-keyfile",
+        str(files.key),
+        "--ssl-protocol-min",
+        "tls1.2",
+    ]
+    return Launch(plain.argv[:-1] + tls + plain.argv[-1:], plain.env, plain.cwd)
+
+
+#: How each server with HTTPS rows serves TLS: (ctx, port, files, its plain start) -> start.
+_TLS: dict[str, Callable[[Context, int, tlsmod.Files, Launch], Launch]] = {
+    "pyhttpd": lambda ctx, port, files, plain: _pyhttpd_tls(files, plain, True),
+    "pyhttpd-baseline": lambda ctx, port, files, plain: _pyhttpd_tls(files, plain, ctx.baseline_tls_policy),
+    "gunicorn-gthread": lambda ctx, port, files, plain: _gunicorn_tls(files, plain),
+    "granian": lambda ctx, port, files, plain: _granian_tls(files, plain),
+    "nginx": lambda ctx, port, files, plain: _nginx(ctx, port, files),
+}
+
+
+#: Each HTTPS row's TLS settings, for the footer.
+TLS_SETTINGS = {
+    "pyhttpd": "`--tls-cert`, `--tls-key`, `--config` with `tls_min_version`, `tls_ciphers`, `tls_groups` "
+    "(TLS 1.3 suites: OpenSSL's default, Python's ssl cannot set them)",
+    "gunicorn-gthread": "`--certfile`, `--keyfile`, `--ciphers` "
+    "(TLS 1.3 suites and groups: OpenSSL's defaults)",
+    "granian": "`--ssl-certificate`, `--ssl-keyfile`, `--ssl-protocol-min tls1.2` (rustls: no cipher or "
+    "group setting)",
+    "nginx": "`listen ... ssl`, `ssl_certificate(_key)`, `ssl_protocols`, `ssl_ciphers`, "
+    "`ssl_conf_command Ciphersuites`, `ssl_ecdh_curve`, `ssl_prefer_server_ciphers off`",
+}
+TLS_SETTINGS["pyhttpd-baseline"] = TLS_SETTINGS["pyhttpd"]
 
 
 _LAUNCHERS = {
@@ -220,6 +299,7 @@ SERVERS: list[Server] = [
         "pyhttpd",
         "pyhttpd",
         "pyhttpd, access log off (the baseline: loaded on every cell, so every row has a ratio)",
+        tls=True,
     ),
     Server(
         "pyhttpd-log",
@@ -267,6 +347,7 @@ SERVERS: list[Server] = [
         "gunicorn",
         "python",
         f"gunicorn gthread workers ({GTHREAD_THREADS} threads) + WhiteNoise",
+        tls=True,
         listing=False,
         skips={("10 MiB", "close"): _BIG_CLOSE},
     ),
@@ -287,6 +368,7 @@ SERVERS: list[Server] = [
         listing=False,
         skips={("10 MiB", "close"): _BIG_CLOSE},
         requires="granian",
+        tls=True,
     ),
     Server(
         "nginx",
@@ -295,8 +377,18 @@ SERVERS: list[Server] = [
         "nginx (Debian), sendfile on, autoindex on, access_log off",
         skips={("10 MiB", "close"): _BIG_CLOSE},
         requires="nginx",
+        tls=True,
     ),
 ]
+
+
+#: The files of the HTTPS rows (issue 15: 1 KiB and 100 KiB keep-alive over HTTPS).
+HTTPS_TARGETS = ("1 KiB", "100 KiB")
+
+
+def has_cell(server: Server, target: str, mode: str) -> bool:
+    """Whether (target, mode) is a cell of ``server``'s rows at all (HTTPS: a few only)."""
+    return mode != HTTPS or (server.tls and target in HTTPS_TARGETS)
 
 
 def skip_reason(server: Server, target: str, mode: str, all_cells: bool) -> str | None:
@@ -316,6 +408,7 @@ BASELINE = Server(
     "pyhttpd-baseline",
     "pyhttpd",
     "pyhttpd of another checkout (--baseline DIR), access log off: before and after, same rounds",
+    tls=True,
 )
 
 

@@ -1,8 +1,10 @@
 """One wrk load: the command, its Lua script, and the numbers it reports.
 
-Both connection modes use a Lua script whose ``done`` hook prints one machine-readable line
+Every connection mode uses a Lua script whose ``done`` hook prints one machine-readable line
 (wrk's own ``--latency`` text is kept in the raw output for people). In ``close`` mode the
-script also sends ``Connection: close``, so every request opens a new connection.
+script also sends ``Connection: close``, so every request opens a new connection. The
+``https keep-alive`` mode is keep-alive to an ``https://`` URL (wrk speaks TLS through
+OpenSSL; bench/tls.py pins what it offers).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ CONNECTIONS = 50
 #: slow tail of a slow server from its latency percentiles instead of reporting it.
 TIMEOUT = "10s"
 
-MODES = ("keep-alive", "close")
+#: Keep-alive over TLS: the HTTPS rows.
+HTTPS = "https keep-alive"
+MODES = ("keep-alive", "close", HTTPS)
 
 _DONE = """
 done = function(summary, latency, requests)

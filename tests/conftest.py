@@ -1,5 +1,5 @@
-"""Makes tests/support importable as ``support`` from every test directory, and holds the
-fixtures every folder shares.
+"""Makes tests/support importable as ``support`` from every test directory (and the
+checkout's ``bench`` package), and holds the fixtures every folder shares.
 
 Pytest's default (prepend) import mode already puts this directory on sys.path when it
 imports this file; the insert below says so explicitly and keeps it true in other modes.
@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 TESTS = str(Path(__file__).resolve().parent)
+REPO = str(Path(TESTS).parent)
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
+if REPO not in sys.path:  # bench/ (tests/test_bench.py), as `python -m pytest` from the checkout has it
+    sys.path.append(REPO)
 
 SITE_FILES = {"index.txt": b"hello from site\n", "other.txt": b"another file\n", "hello.txt": b"hello\n"}
 

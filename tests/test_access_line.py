@@ -11,8 +11,8 @@ from http import HTTPStatus
 import pytest
 import structlog
 
-from pyhttpd import log_lines
-from pyhttpd.access_line import FIELDS, AccessLine
+from pyhttpd.logs import lines as log_lines
+from pyhttpd.logs.access_line import FIELDS, AccessLine
 
 TYPICAL = {"remote_addr": "127.0.0.1", "remote_port": 51234, "method": "GET", "path": "/a/b",
            "query": "x=1", "protocol": "HTTP/1.1", "status": 200, "bytes_sent": 1335, "duration_ms": 0.284,

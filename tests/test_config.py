@@ -22,9 +22,9 @@ from pyhttpd.config import (
     load_config,
     render_example_config,
 )
-from pyhttpd.config_render import render_reference
-from pyhttpd.config_table import CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, usable_cpus
-from pyhttpd.generated import GENERATED_FILES
+from pyhttpd.config.generated import GENERATED_FILES
+from pyhttpd.config.render import render_reference
+from pyhttpd.config.table import CGI_HANDLER, SECTIONS, SETTINGS, STATIC_HANDLER, usable_cpus
 from pyhttpd.protocol import Limits
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,8 @@ from types import SimpleNamespace
 import pytest
 import structlog
 
-from pyhttpd import log_lines, logs
+from pyhttpd import logs
+from pyhttpd.logs import lines as log_lines
 from pyhttpd.protocol import Limits
 from pyhttpd.protocol.connection_state import ConnectionState, Timeouts
 from pyhttpd.workers.access_log import log_access
@@ -318,13 +319,21 @@ def test_dash_writes_to_the_stream_fd_given(tmp_path):
 # -- the access event -------------------------------------------------------------------------------
 
 
+class _Served(SimpleNamespace):
+    """A served handler's attributes, as the access line reads them."""
+
+    def _header_source(self):
+        """Where pyhttpd's own reads (the access line's) take the fields from: ``headers`` here."""
+        return self.headers
+
+
 def served(requestline="GET /a/b?x=1&y=%22 HTTP/1.1", status=200, **headers):
     message = http.client.HTTPMessage()
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
     command, path, version = (requestline.split(" ") + ["", "", ""])[:3] if status != 400 else ("", "", "")
-    return SimpleNamespace(requestline=requestline, _status=status, command=command, path=path,
-                           request_version=version, headers=message, request_id="rid-1")
+    return _Served(requestline=requestline, _status=status, command=command, path=path,
+                   request_version=version, headers=message, request_id="rid-1")
 
 
 @pytest.fixture

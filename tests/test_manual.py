@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import pyhttpd
-from pyhttpd.config_man import render_manual, roff_text
-from pyhttpd.config_table import SECTIONS, SETTINGS
+from pyhttpd.config.man import render_manual, roff_text
+from pyhttpd.config.table import SECTIONS, SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
 MANUAL = REPO / "docs/pyhttpd.8"

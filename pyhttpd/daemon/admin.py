@@ -6,7 +6,7 @@ The master runs no user code and never blocks: every socket is non-blocking, the
 wait includes these sockets, and each connection is bounded (a request head of at most
 ``MAX_HEAD`` bytes, ``DEADLINE_S`` to send it and take the answer, ``MAX_CONNECTIONS`` at once;
 past that the oldest is closed). It is never a public listener: its address is its own
-(config_values.check_admin_address).
+(config.listeners.check_admin_address).
 """
 
 import contextlib
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config_values import ADMIN_AUTO, Listener
+from ..config.listeners import ADMIN_AUTO, Listener
 from .sockets import BoundListener, ListenError, bind_tcp, bind_unix
 
 MAX_HEAD = 8192

@@ -31,7 +31,7 @@ ANNOUNCE_WAIT_S = 10.0  # the daemon reports its PID within milliseconds; this b
 def detach(preserve_fds: list[int], announce: Callable[[int], object] | None = None) -> None:
     """Fork into the background (the calling process exits 0); returns in the daemon.
 
-    Standard input, output and error become /dev/null (``logfiles.point_stderr_at`` then
+    Standard input, output and error become /dev/null (``master_log.point_stderr_at`` then
     points fd 2 at the error log); every other fd but ``preserve_fds`` is closed. With
     ``announce``, the calling process calls it with the daemon's PID before it exits (it
     exits 1 if the daemon never reports).

@@ -16,12 +16,13 @@ workers toward "target workers of the current generation, all ready":
 import subprocess
 import time
 
-from ..workers.contract import EVENT_READY
+from ..ipc.accept_board import AcceptBoard
+from ..ipc.spec import EVENT_READY
 from .backoff import SlotBackoff, is_early_death
-from .events import ERROR, INFO, WARNING, log_event
 from .generation import Generation
 from .liveness import find_hang
-from .tally import Tally
+from .master_log import ERROR, INFO, WARNING, log_event
+from .metrics import Tally
 from .worker_handle import WORKER_COMMAND, WorkerHandle
 from .worker_settings import worker_settings
 
@@ -41,6 +42,8 @@ class Fleet:
         self._backoffs: dict[int, SlotBackoff] = {}
         self.last_failure: str | None = None  # why the last rollout was abandoned
         self.tally = Tally()  # starts, exits, kills, and exited workers' counters (metrics)
+        # Shared by every worker the fleet starts, for the master's lifetime (accept_board.py).
+        self.accept_board_fd, self._accept_board = AcceptBoard.create()
 
     # -- questions -----------------------------------------------------------------------------
 
@@ -206,9 +209,9 @@ class Fleet:
 
     def _spawn(self, index: int, now: float) -> None:
         generation = self.current
-        settings = worker_settings(generation.config, index)
+        settings = {**worker_settings(generation.config, index), "workers": max(self.target, index + 1)}
         handle = WorkerHandle(index, generation.number, settings, generation.listeners,
-                              generation.credentials, self.command)
+                              generation.credentials, self.command, self.accept_board_fd)
         try:
             handle.spawn()
         except (OSError, subprocess.SubprocessError) as error:

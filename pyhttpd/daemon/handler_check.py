@@ -14,7 +14,7 @@ import os
 import subprocess
 
 from ..config import Config
-from ..workers.contract import CHECK_SETTINGS_ENV
+from ..ipc.spec import CHECK_SETTINGS_ENV
 from .privileges import Credentials, PrivilegeError, identity_environment, popen_identity, resolve_credentials
 from .worker_handle import WORKER_COMMAND
 from .worker_settings import handler_spec, worker_settings

@@ -5,7 +5,7 @@ reload without rebinding. A reload binds the new endpoints before any worker cha
 port that cannot be bound fails the reload and changes nothing; endpoints the new config
 dropped are closed only once no live worker of an older generation uses them.
 
-Sockets systemd passed (activation.py) are never bound again: under socket activation the
+Sockets systemd passed (systemd/activation.py) are never bound again: under socket activation the
 passed sockets are served whatever the config says; sockets from the fd store are taken
 back for the endpoints they were bound for. With an ``FdStore``, every socket bound here
 is handed to systemd, and closing at stop leaves unix socket files to the stored copy.
@@ -14,9 +14,8 @@ is handed to systemd, and closing at stop leaves unix socket files to the stored
 from dataclasses import replace
 
 from ..config import Listener
-from .activation import PassedSockets, serve_activated
-from .fdstore import FdStore
 from .sockets import BoundListener, ListenError, bind_tcp, bind_unix
+from .systemd.activation import FdStore, PassedSockets, serve_activated
 
 
 def endpoint_of(listener: Listener) -> tuple:

@@ -7,7 +7,7 @@ aborts it (SIGABRT, then SIGKILL) and logs the request the silent slot was servi
 
 from dataclasses import dataclass
 
-from ..workers.contract import Scoreboard, SlotView
+from ..ipc.scoreboard import Scoreboard, SlotView
 
 LOOP = "loop"
 REQUEST = "request"

@@ -4,7 +4,7 @@ Exit status: 0 after a requested stop (TERM, INT, QUIT), an idle exit, or a vali
 ``--check-config``; 1 when the config is invalid or the server cannot start (address in use,
 another instance holds the pidfile, the handler does not import, user/group set without
 root); 2 for a malformed command line (argparse). ``pyhttpd --reload-and-wait`` is the
-ExecReload= helper (reload_wait.py), and ``pyhttpd status`` shows a running master
+ExecReload= helper (systemd/reload_wait.py), and ``pyhttpd status`` shows a running master
 (status_command.py), each with its own exit statuses.
 """
 
@@ -15,7 +15,7 @@ from . import signal_hold
 from .proctitle import set_title
 
 if TYPE_CHECKING:
-    from .systemd import Notifier
+    from .systemd.notify import Notifier
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,18 +31,18 @@ def main(argv: list[str] | None = None) -> int:
         return status(argv)
     if "--reload-and-wait" in argv:
         signal_hold.let_go()
-        from .reload_wait import main as reload_and_wait
+        from .systemd.reload_wait import main as reload_and_wait
 
         return reload_and_wait(argv)
     # First, before anything reads or copies the environment block setproctitle moves.
     set_title("pyhttpd: master (starting)")
     from ..config import ConfigError, check_config, load_config
-    from .activation import take_passed_sockets
     from .generation import GENERATION_ERRORS
-    from .logfiles import log_targets
+    from .master_log import log_targets
     from .pidfile import PidfileLocked
     from .supervisor import Supervisor
-    from .systemd import Notifier
+    from .systemd.activation import take_passed_sockets
+    from .systemd.notify import Notifier
 
     if "--check-config" in argv or "--version" in argv:
         signal_hold.let_go()  # no master: a signal does what it does to any process

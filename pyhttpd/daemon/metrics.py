@@ -1,8 +1,13 @@
 """The master's metrics in the Prometheus text exposition format (version 0.0.4).
 
 Computed on each scrape from a status snapshot (status_snapshot.py: the live workers'
-scoreboards) and the master's tally (tally.py: its own counts, and the last counters of
-every worker that has exited), so a counter never goes down when workers come and go.
+scoreboards) and the master's ``Tally`` (below: its own counts, and the last counters of every worker
+that has exited), so a counter never goes down when workers come and go.
+
+What the master counts over its whole life: workers started, exited and killed, reloads, and
+the last counters of every worker that has exited. A worker's own counters (requests, bytes,
+shed connections, lost log lines) live in its scoreboard while it runs; when it is reaped,
+its last stamp is added to the tally.
 
 Written here rather than with prometheus_client: its multiprocess mode wants every process
 to write its own files into a shared directory that outlives them, the library imported by
@@ -11,12 +16,44 @@ scoreboard already is that per-process shared memory. What is left, the text for
 a few lines (docs/status.md).
 """
 
-from ..workers.counters import STATUS_CLASSES
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..ipc.scoreboard import STATUS_CLASSES, CounterView
 from .states import DRAINING, READY, STARTING
-from .tally import Tally
 
 KILL_REASONS = ("hung", "not_ready", "stop_deadline")
 PREFIX = "pyhttpd_"
+
+
+@dataclass
+class Tally:
+    """Counts since the master started."""
+
+    starts: int = 0
+    exits: int = 0
+    kills: Counter = field(default_factory=Counter)  # reason -> workers killed
+    reloads: Counter = field(default_factory=Counter)  # "ok"/"failed" -> reloads
+    # Exited workers' counters: listener name -> summed row (ipc/scoreboard.py), and the totals.
+    rows: dict[str, list[int]] = field(default_factory=dict)
+    shed: int = 0
+    log_lines_dropped: int = 0
+
+    def absorb(self, listener_names: list[str], counters: CounterView | None) -> None:
+        """Add the last counters of an exited worker whose listeners were ``listener_names``."""
+        if counters is None:
+            return
+        add_rows(self.rows, listener_names, counters)
+        self.shed += counters.shed
+        self.log_lines_dropped += counters.log_lines_dropped
+
+
+def add_rows(into: dict[str, list[int]], listener_names: list[str], counters: CounterView) -> None:
+    """Add ``counters``' per-listener rows to ``into``, keyed by listener name."""
+    for name, row in zip(listener_names, counters.rows, strict=False):
+        total = into.setdefault(name, [0] * len(row))
+        for index, value in enumerate(row):
+            total[index] += value
 
 
 def render_metrics(snap: dict, tally: Tally, master_log_lines_dropped: int) -> str:

@@ -24,8 +24,8 @@ import socket
 import stat
 from dataclasses import dataclass
 
+from ..ipc.spec import ListenerSpec
 from ..tls import TLSMaterial
-from ..workers.contract import ListenerSpec
 
 DEFAULT_BACKLOG = 2048
 UNIX_SOCKET_MODE = 0o666

@@ -12,7 +12,7 @@ import contextlib
 import os
 
 from .json_file import read_json_object, write_json
-from .run_state import state_file_path
+from .systemd.run_state import state_file_path
 
 STATUS_SUFFIX = ".status"
 MIN_INTERVAL_S = 0.5

@@ -11,8 +11,8 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from ..workers.counters import STATUS_CLASSES
-from .run_state import ReloadOutcome
+from ..ipc.scoreboard import STATUS_CLASSES
+from .systemd.run_state import ReloadOutcome
 from .worker_handle import WorkerHandle
 
 SCHEMA = 1
@@ -23,7 +23,7 @@ class MasterFacts:
     """The master's side of a snapshot."""
 
     name: str | None
-    phase: str  # status_text.py's STARTING, SERVING, RELOADING, STOPPING
+    phase: str  # manager_link.py's STARTING, SERVING, RELOADING, STOPPING
     generation: int  # the generation serving (or starting)
     target: int  # workers wanted
     started: float  # monotonic
@@ -71,7 +71,7 @@ def _worker(handle: WorkerHandle) -> dict:
 
 
 def named_rows(listeners: list[str], rows) -> dict:
-    """Per-listener counter rows (counters.py) as {"requests": {listener: {"2xx": n, ...}},
+    """Per-listener counter rows (ipc/scoreboard.py) as {"requests": {listener: {"2xx": n, ...}},
     "bytes_sent": {listener: n}}."""
     requests, sent = {}, {}
     for name, row in zip(listeners, rows, strict=False):

@@ -2,7 +2,7 @@
 
 ``Supervisor.run`` is the table of contents. The loop is one rule: wait (for a signal, a
 status line or the tick), act on the queued signals, then do the fixed housekeeping of
-``Fleet.maintain``, then tell systemd what changed (manager_link.py). Signal handlers only
+``Fleet.maintain``, then tell systemd what changed (systemd/manager_link.py). Signal handlers only
 enqueue (signal_queue.py); docs/signals.md has the table of what each signal does, and
 docs/systemd.md what systemd is told when.
 """
@@ -13,28 +13,33 @@ import time
 
 from .. import logs
 from ..config import Config
-from .activation import PassedSockets, not_passed
 from .admin import AdminServer, Response, admin_address
 from .daemonize import detach
-from .events import ERROR, WARNING, log_event, reopen_log, use_log_target
-from .fdstore import FdStore
 from .fleet import Fleet
 from .generation import GENERATION_ERRORS, Generation, build_generation, reload_generation
-from .idle_exit import IdleWatch
 from .listener_set import ListenerSet
-from .load import Load, measure
-from .logfiles import log_targets, point_stderr_at, reopen_stderr
-from .manager_link import ManagerLink
+from .load import IdleWatch, Load, measure
+from .master_log import (
+    ERROR,
+    WARNING,
+    log_event,
+    log_targets,
+    point_stderr_at,
+    reopen_log,
+    reopen_stderr,
+    use_log_target,
+)
 from .metrics import render_metrics
 from .pidfile import Pidfile
 from .proctitle import master_title, set_title
-from .run_state import ReloadOutcome, RunState, monotonic_usec, state_file_path
 from .signal_queue import SignalQueue
 from .sockets import DEFAULT_BACKLOG, BoundListener
 from .status_file import StatusFile, status_file_path
 from .status_snapshot import MasterFacts, snapshot, with_ages
-from .status_text import RELOADING, SERVING, STARTING, STOPPING, describe
-from .systemd import Notifier
+from .systemd.activation import FdStore, PassedSockets, not_passed
+from .systemd.manager_link import RELOADING, SERVING, STARTING, STOPPING, ManagerLink, describe
+from .systemd.notify import Notifier
+from .systemd.run_state import ReloadOutcome, RunState, monotonic_usec, state_file_path
 from .worker_handle import WORKER_COMMAND
 
 TICK_S = 0.25  # housekeeping cadence when nothing happens: heartbeats, deadlines, backoff
@@ -46,8 +51,8 @@ _RESTART_ONLY = ("pidfile", "daemon", "error_log", "log_directory", "admin_liste
 class Supervisor:
     """The master process for ``config``; ``argv`` is read again on every reload.
 
-    ``passed`` are the sockets systemd passed (activation.py), ``notifier`` its notification
-    socket (systemd.py); main.py reads both from the environment before anything forks.
+    ``passed`` are the sockets systemd passed (systemd/activation.py), ``notifier`` its notification
+    socket (systemd/notify.py); main.py reads both from the environment before anything forks.
     """
 
     def __init__(self, config: Config, argv: list[str], command: tuple[str, ...] = WORKER_COMMAND,

@@ -14,9 +14,9 @@ import sys
 import time
 from dataclasses import replace
 
-from .. import tls_tickets
-from ..tls import TLSMaterial, secret_fd
-from ..workers.contract import EVENT_READY, SPEC_ENV, CounterView, ListenerSpec, Scoreboard, WorkerSpec
+from ..ipc.scoreboard import CounterView, Scoreboard
+from ..ipc.spec import EVENT_READY, SPEC_ENV, ListenerSpec, WorkerSpec
+from ..tls import TLSMaterial, secret_fd, tickets
 from . import states
 from .privileges import Credentials, identity_environment, popen_identity
 from .sockets import BoundListener
@@ -47,8 +47,8 @@ def tls_listener_specs(listeners: list[BoundListener]) -> tuple[list[ListenerSpe
                 if client_ca is not None:
                     fds.append(client_ca)
                     spec = replace(spec, tls_client_ca_fd=client_ca)
-                if tls_tickets.supported():
-                    chain = tls_tickets.master_secret().chain(listener.name, listener.tls.pem)
+                if tickets.supported():
+                    chain = tickets.master_secret().chain(listener.name, listener.tls.pem)
                     fds.append(secret_fd(chain.to_text()))
                     spec = replace(spec, tls_tickets_fd=fds[-1])
             specs.append(spec)
@@ -77,14 +77,16 @@ class WorkerHandle:
     """
 
     def __init__(self, index: int, generation: int, settings: dict, listeners: list[BoundListener],
-                 credentials: Credentials | None = None, command: tuple[str, ...] = WORKER_COMMAND) -> None:
+                 credentials: Credentials | None = None, command: tuple[str, ...] = WORKER_COMMAND,
+                 accept_board_fd: int | None = None) -> None:
         self.index = index
+        self.accept_board_fd = accept_board_fd  # the fleet's (workers/accept_board.py); not ours to close
         self.generation = generation
         self.settings = settings
         self.listeners = list(listeners)
         self.credentials = credentials
         self.command = command
-        self.state = states.STARTING
+        self._state = states.STARTING
         self.pid: int | None = None
         self.spawned_at = 0.0
         self.ready_at: float | None = None
@@ -108,9 +110,11 @@ class WorkerHandle:
         scoreboard_fd, scoreboard = Scoreboard.create(None, self.settings["threads"], len(self.listeners))
         listener_specs, tls_fds = tls_listener_specs(self.listeners)
         spec = WorkerSpec(worker=self.index, generation=self.generation, listeners=listener_specs,
-                          status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings)
+                          status_fd=status_w, scoreboard_fd=scoreboard_fd, settings=self.settings,
+                          accept_board_fd=self.accept_board_fd)
         env = {**os.environ, **identity_environment(self.credentials), SPEC_ENV: spec.to_json()}
-        fds = (*(listener.fileno() for listener in self.listeners), status_w, scoreboard_fd, *tls_fds)
+        shared = (status_w, scoreboard_fd) + (() if self.accept_board_fd is None else (self.accept_board_fd,))
+        fds = (*(listener.fileno() for listener in self.listeners), *shared, *tls_fds)
         try:
             self._proc = subprocess.Popen(self.command, pass_fds=fds, env=env, stdin=subprocess.DEVNULL,
                                           **popen_identity(self.credentials))
@@ -143,7 +147,7 @@ class WorkerHandle:
         messages = [_parse_status(line) for line in lines if line.strip()]
         for message in messages:
             if message.get("event") == EVENT_READY and self.state == states.STARTING:
-                self.state = states.READY  # STARTING -> READY: it can serve
+                self.state = states.READY  # it can serve
                 self.ready_at = time.monotonic()
         return messages
 
@@ -192,12 +196,22 @@ class WorkerHandle:
         if returncode is None:
             return None
         self.read_status()
-        self.state = states.EXITED  # STARTING/READY/DRAINING -> EXITED: the process is gone
+        self.state = states.EXITED  # the process is gone
         self.returncode = returncode
         self._release()
         return returncode
 
     # -- questions -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> states.WorkerState:
+        """Where the worker is in its life (states.py)."""
+        return self._state
+
+    @state.setter
+    def state(self, new: states.WorkerState) -> None:
+        """Move to ``new``; raises states.InvalidTransition for an edge the lifecycle lacks."""
+        self._state = states.move(self._state, new)
 
     def is_alive(self) -> bool:
         """True until the worker has been reaped."""
@@ -227,7 +241,7 @@ class WorkerHandle:
 
     def _retire(self, signum: int, grace_s: float) -> None:
         if self.state in (states.STARTING, states.READY):
-            self.state = states.DRAINING  # STARTING/READY -> DRAINING: told to stop
+            self.state = states.DRAINING  # told to stop
         if self.state == states.EXITED:
             return
         deadline = time.monotonic() + grace_s

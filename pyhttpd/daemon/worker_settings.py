@@ -8,8 +8,8 @@ import random
 from dataclasses import asdict
 
 from ..config import Config
-from ..config_table import CGI_HANDLER, STATIC_HANDLER
-from .logfiles import log_targets
+from ..config.table import CGI_HANDLER, STATIC_HANDLER
+from .master_log import log_targets
 
 # The built-in handlers are sent as null: the worker picks the static or the CGI one from
 # the ``cgi`` setting.
@@ -37,7 +37,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     - ``limits``: every field of ``pyhttpd.protocol.Limits`` (max_body_bytes None: no limit)
     - ``name``: the server's name for process titles ("" when unset)
     - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
-    - ``static``: {serve_dotfiles, precompressed, max_ranges, mime_types: {".ext": type},
+    - ``static``: {serve_dotfiles, precompressed, max_ranges, open_file_cache, mime_types: {".ext": type},
       cache_control: [[glob, value], ...]} for the built-in static handler
       (``pyhttpd.handlers.static_settings.daemon_attributes`` applies them)
     """
@@ -72,6 +72,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
             "serve_dotfiles": config.serve_dotfiles,
             "precompressed": config.precompressed,
             "max_ranges": config.max_ranges,
+            "open_file_cache": config.open_file_cache,
             "mime_types": dict(config.mime_types),
             "cache_control": [[pattern, value] for pattern, value in config.cache_control],
         },

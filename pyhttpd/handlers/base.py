@@ -11,7 +11,7 @@ leaving the client waiting.
 import html
 import http.client
 import math
-import os
+import random
 import re
 import socketserver
 import sys
@@ -97,6 +97,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     _status: int | None = None
     _body: RequestBody | None = None
     _head_parser: RequestHeadParser | None = None
+    _headers = None
+    _unbuilt_head = None
     _worker_driven = False
 
     # -- the connection ----------------------------------------------------------------------
@@ -176,9 +178,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
 
     def _start_request(self) -> None:
         self._headers_buffer = []
-        self._head_parser = RequestHeadParser(
-            self.limits, strict=self.strict_protocol, default_version=self.default_request_version
-        )
+        if self.exchange is None:  # a worker's request comes parsed
+            self._head_parser = RequestHeadParser(
+                self.limits, strict=self.strict_protocol, default_version=self.default_request_version
+            )
         self._in_request = False
         self._head_flushed = False
         self._status = None
@@ -187,8 +190,10 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
         self.command = None
         self.requestline = ""
         self.request_version = self.default_request_version
-        self.headers = self.MessageClass()
-        self.request_id = os.urandom(16).hex() if self.assign_request_ids else None  # 128 random bits
+        self.headers = self.MessageClass() if self.exchange is None else None
+        # 128 random bits; a label, not a secret: random's generator (reseeded in each forked
+        # worker) rather than a getrandom call per request.
+        self.request_id = f"{random.getrandbits(128):032x}" if self.assign_request_ids else None
 
     def _read_request_line(self) -> bool:
         """Read the request line into ``raw_requestline``; False if nothing is to be done."""
@@ -262,7 +267,8 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
             body = ReceivedBody(request.body, exchange.raw_input)
         else:  # served before its body came (to be refused, or for the handler's own 100)
             body = RequestBody(exchange.raw_input, request.framing, self.limits)
-        self.headers = self._make_message(request.head.fields)
+        self.headers = None
+        self._unbuilt_head = request.head  # self.headers is built from it when first read
         return self._accept_head(request.head, body, request.expects_continue)
 
     def _accept_head(self, head, body, expects_continue: bool) -> bool:
@@ -279,6 +285,30 @@ class BaseHTTPRequestHandler(socketserver.StreamRequestHandler):
     def _adopt_request_id(self, values: list[str]) -> None:
         if len(values) == 1 and _WELL_FORMED_REQUEST_ID.fullmatch(values[0]):
             self.request_id = values[0]
+
+    @property
+    def headers(self):
+        """The request's header fields, a ``MessageClass`` (built the first time it is read)."""
+        head = self._unbuilt_head
+        if head is not None:
+            del self._unbuilt_head
+            self._headers = self._make_message(head.fields)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value) -> None:
+        # Popped, not set to None: an idle connection's handler stays as small as it was.
+        self.__dict__.pop("_unbuilt_head", None)
+        if value is None:
+            self.__dict__.pop("_headers", None)
+        else:
+            self._headers = value
+
+    def _header_source(self):
+        """The request's fields for pyhttpd's own reads (``get_all``): the parsed head while
+        ``headers`` is unbuilt, so that reading a field does not build it; else ``headers``."""
+        head = self._unbuilt_head
+        return head if head is not None else self._headers
 
     def _make_message(self, fields: list[tuple[str, str]]) -> http.client.HTTPMessage:
         message = self.MessageClass()

@@ -21,6 +21,7 @@ from .conditional import evaluate_preconditions, if_range_allows, is_not_modifie
 from .encodings import SIBLINGS, choose_coding, is_fresh
 from .file_body import FileSpans, open_regular_file
 from .mimetypes_map import with_charset
+from .open_file_cache import FileEntry, identity_of, open_files
 from .ranges import (
     UNSATISFIABLE,
     Span,
@@ -74,8 +75,11 @@ stale_siblings_logged = FirstSightings(1024)
 class FileResponder:
     """The file-serving steps of SimpleHTTPRequestHandler (a mixin; see the module docstring)."""
 
-    def _send_file_head(self, fs_path: str):
-        """Answer for the file ``fs_path``: 200 or 206 (returning the body), 304, 412, 416, 404."""
+    def _send_file_head(self, fs_path: str, file_key: tuple | None = None):
+        """Answer for the file ``fs_path``: 200 or 206 (returning the body), 304, 412, 416, 404.
+
+        A 200 of the file itself is kept in ``open_files`` under ``file_key``, unless None.
+        """
         source = self._open_servable(fs_path)
         if source is None:
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -83,10 +87,34 @@ class FileResponder:
         try:
             status = os.fstat(source.fileno())
             source, status, coding, varies = self._choose_representation(source, fs_path, status)
-            return self._respond_with_file(source, fs_path, status, coding, varies)
+            return self._respond_with_file(source, fs_path, status, coding, varies, file_key)
         except BaseException:
             source.close()
             raise
+
+    def _answer_from_entry(self, file_key: tuple, entry: FileEntry):
+        """Answer from what ``open_files`` kept: (True, body or None) if done, (False, None) if
+        the file changed (the entry is dropped) or the request asks for a range."""
+        source = entry.open()
+        if source is None:
+            open_files.drop(file_key)
+            return False, None
+        try:
+            if self._answered_precondition(entry.etag, entry.mtime, list(entry.metadata)):
+                source.close()
+                return True, None
+            if self._requested_ranges(entry.etag, int(entry.mtime), entry.size) is not None:
+                source.close()
+                return False, None
+            self.send_response(HTTPStatus.OK)
+            self._headers_buffer.append(entry.head_lines)
+            self._declared_length = True
+            self.end_headers()
+        except BaseException:
+            source.close()
+            raise
+        self._content_length = entry.size
+        return True, source if entry.content is not None else FileSpans(source, [Span(0, entry.size)])
 
     def _open_servable(self, fs_path: str):
         """Open ``fs_path`` if it is a regular file still inside what may be served, else None."""
@@ -112,8 +140,9 @@ class FileResponder:
                     if self._is_fresh_sibling(fs_path + suffix, status)}
         if not siblings:
             return source, status, None, False
-        ranged = self.command == "GET" and self.max_ranges > 0 and self.headers.get_all("Range")
-        coding = None if ranged else choose_coding(self.headers.get_all("Accept-Encoding"), siblings)
+        fields = self._header_source()
+        ranged = self.command == "GET" and self.max_ranges > 0 and fields.get_all("Range")
+        coding = None if ranged else choose_coding(fields.get_all("Accept-Encoding") or None, siblings)
         sibling = self._open_servable(siblings[coding]) if coding else None
         if sibling is None:
             return source, status, None, True
@@ -142,7 +171,7 @@ class FileResponder:
         return False
 
     def _respond_with_file(self, source, fs_path: str, status: os.stat_result, coding: str | None,
-                           varies: bool):
+                           varies: bool, file_key: tuple | None = None):
         """Send the head for ``source``; return its body, or None (and close it) if complete."""
         size = status.st_size
         content_type = with_charset(self.guess_type(fs_path), self.text_charset)
@@ -163,6 +192,12 @@ class FileResponder:
             return None
         own = [("Accept-Ranges", "bytes")] if self.max_ranges > 0 else []
         own += [("Content-Encoding", coding)] if coding else []
+        if spans is None and not varies and file_key is not None:
+            head_lines = self._send_head(HTTPStatus.OK, [("Content-Type", content_type),
+                                                         ("Content-Length", str(size)), *metadata, *own])
+            self._remember_file(file_key, source, fs_path, status, etag, metadata, head_lines)
+            self._content_length = size
+            return FileSpans(source, [Span(0, size)])
         if spans is None:
             code, body = HTTPStatus.OK, FileSpans(source, [Span(0, size)])
             framing = [("Content-Type", content_type)]
@@ -178,12 +213,22 @@ class FileResponder:
         self._content_length = body.length
         return body
 
+    def _remember_file(self, file_key: tuple, source, fs_path: str, status: os.stat_result, etag: str | None,
+                       metadata: list[tuple[str, str]], head_lines: bytes) -> None:
+        """Keep in ``open_files`` what the next request for this file can be answered from."""
+        size = status.st_size
+        content = os.pread(source.fileno(), size, 0) if open_files.wants_content(size) else None
+        entry = FileEntry(fs_path, identity_of(status), status.st_mtime, etag, tuple(metadata), head_lines,
+                          time.monotonic() + self.open_file_cache,
+                          content if content is not None and len(content) == size else None)
+        open_files.put(file_key, entry)
+
     def _answered_precondition(self, etag: str | None, mtime: float | None,
                                metadata: list[tuple[str, str]]) -> bool:
         """Evaluate the request's preconditions; send the 304 or 412 and return True if one fails."""
         if self.conditional_requests == "rfc9110":
             last_modified = None if mtime is None else int(mtime)
-            verdict = evaluate_preconditions(self.headers, self.command, etag, last_modified)
+            verdict = evaluate_preconditions(self._header_source(), self.command, etag, last_modified)
         else:
             verdict = self._stdlib_precondition(mtime)
         if verdict == HTTPStatus.NOT_MODIFIED:
@@ -216,25 +261,32 @@ class FileResponder:
         """
         if self.command != "GET" or self.max_ranges < 1:
             return None
-        values = self.headers.get_all("Range")
+        fields = self._header_source()
+        values = fields.get_all("Range")
         if not values:
             return None
-        if_range = self.headers.get_all("If-Range")
+        if_range = fields.get_all("If-Range")
         if if_range and not (len(if_range) == 1
                              and if_range_allows(if_range[0], etag, last_modified, time.time())):
             return None
         return parse_ranges(values, size, self.max_ranges)
 
-    def _send_head(self, code: int, headers: list[tuple[str, str]]) -> None:
-        """Send a 200 or 206 head: ``headers``, then the extra headers they do not name."""
+    def _send_head(self, code: int, headers: list[tuple[str, str]]) -> bytes:
+        """Send a 200 or 206 head: ``headers``, then the extra headers they do not name.
+
+        Returns the encoded lines of those headers (what an ``open_files`` entry replays).
+        """
         self.send_response(code)
+        first = len(self._headers_buffer)
         for name, value in headers:
             self.send_header(name, value)
         sent = OWN_HEADERS | {name.lower() for name, _ in headers}
         for name, value in self.extra_response_headers:
             if name.lower() not in sent:
                 self.send_header(name, value)
+        lines = b"".join(self._headers_buffer[first:])
         self.end_headers()
+        return lines
 
     def _send_status_page(self, code: int, headers: list[tuple[str, str]]) -> None:
         """Send a complete 412 or 416 with an error page, keeping the connection open.

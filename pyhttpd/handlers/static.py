@@ -46,6 +46,7 @@ from .listing import (
 )
 from .listing_cache import listings
 from .mimetypes_map import EXTENSION_OVERRIDES, guess_mime_type
+from .open_file_cache import open_files
 from .paths import (
     directory_redirect_location,
     is_open_file_within_root,
@@ -80,7 +81,10 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     0 turns Range support off), ``precompressed`` (serve ``file.br``/``file.gz`` to clients
     that accept them), ``text_charset`` (added to text types; None for none) and
     ``cache_control`` ((glob, value) rules, see ``static_settings.cache_control_for``) and
-    ``cache_listings`` (reuse a rendered listing for up to a second, see ``listing_cache``).
+    ``cache_listings`` (reuse a rendered listing for up to a second, see ``listing_cache``)
+    and ``open_file_cache`` (seconds a file's mapping, checks and head are reused, see
+    ``open_file_cache``; 0, the default, for none; only while none of the methods that shape
+    a file's answer is overridden).
     """
 
     server_version = "SimpleHTTP/" + __version__
@@ -97,6 +101,7 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
     text_charset: str | None = "utf-8"
     cache_control: tuple[tuple[str, str], ...] = ()
     cache_listings = False
+    open_file_cache = 0.0
 
     def __init__(self, *args, directory=None, extra_response_headers=None, **kwargs) -> None:
         if directory is None:
@@ -137,6 +142,13 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         directory needs, 404 for anything that cannot be found, opened or may not be served.
         """
         self._content_length = None
+        file_key = self._open_file_key()
+        if file_key is not None:
+            entry = open_files.get(file_key)
+            if entry is not None:
+                answered, body = self._answer_from_entry(file_key, entry)
+                if answered:
+                    return body
         fs_path = self.translate_path(self.path)
         if not self._may_serve(fs_path):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -152,7 +164,7 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         if fs_path.endswith(("/", os.sep)):  # a file asked for as a directory (bpo-17324)
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
-        return self._send_file_head(fs_path)
+        return self._send_file_head(fs_path, file_key)
 
     def list_directory(self, path: str):
         """Send the head of a listing of the directory ``path``; return its body or None.
@@ -217,6 +229,10 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         ``source`` is a regular file. Otherwise copies in 64 KiB chunks. Returns the number
         of bytes copied. Closes neither stream.
         """
+        if type(source) is io.BytesIO:  # a listing, or a small file's kept bytes
+            data = source.read()
+            outputfile.write(data)
+            return len(data)
         connection = self._sendfile_socket(outputfile)
         if isinstance(source, FileSpans):
             return send_file_spans(source, outputfile, connection)
@@ -236,6 +252,17 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         return guess_mime_type(path, self.extensions_map, self.default_content_type)
 
     # -- the steps of send_head --------------------------------------------------------------
+
+    def _open_file_key(self) -> tuple | None:
+        """The key of this request's file in ``open_files``; None if the cache may not answer."""
+        if not self.open_file_cache or self.request_version == "HTTP/0.9":
+            return None
+        if not _keeps_file_answers(type(self)):
+            return None
+        extras = self.extra_response_headers
+        if type(extras) is not tuple:  # a subclass's list
+            extras = header_pairs(extras)
+        return type(self), self.directory, extras, path_of_target(self.path)
 
     def _may_serve(self, fs_path: str) -> bool:
         """Tell whether ``fs_path`` may be looked at at all (before it is known to exist)."""
@@ -313,6 +340,19 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
             return
         self.log_error("body of %r was %d bytes, announced %d", self.path, sent, expected)
         self.close_connection = True
+
+
+# The methods whose work a kept answer skips or replays: while a subclass overrides none of
+# them, an answer from open_files is byte for byte the one the full path gives.
+_FILE_ANSWER_METHODS = ("translate_path", "send_head", "guess_type", "end_headers", "list_directory",
+                        "copyfile", "send_header", "date_time_string")
+
+
+@functools.cache
+def _keeps_file_answers(handler_class: type) -> bool:
+    """Tell whether ``handler_class`` answers for files exactly as SimpleHTTPRequestHandler does."""
+    return all(getattr(handler_class, name) is getattr(SimpleHTTPRequestHandler, name)
+               for name in _FILE_ANSWER_METHODS)
 
 
 def header_pairs(

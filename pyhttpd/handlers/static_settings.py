@@ -18,6 +18,7 @@ DAEMON_DEFAULTS: dict[str, Any] = {
     "serve_dotfiles": False,
     "precompressed": True,
     "max_ranges": 16,
+    "open_file_cache": 1.0,
 }
 
 
@@ -46,9 +47,9 @@ def daemon_attributes(handler: type, static: Mapping[str, Any]) -> dict[str, Any
     """Return the class attributes the daemon sets on a SimpleHTTPRequestHandler subclass.
 
     ``static`` holds the worker's static settings (``mime_types``, ``cache_control``,
-    ``serve_dotfiles``, ``precompressed``, ``max_ranges``); a missing one takes the config's
-    default. The daemon always answers conditional requests the RFC 9110 way and keeps
-rendered listings for up to a second (``listing_cache``). Configured
+    ``serve_dotfiles``, ``precompressed``, ``max_ranges``, ``open_file_cache``); a missing
+    one takes the config's default. The daemon always answers conditional requests the RFC
+    9110 way and keeps rendered listings for up to a second (``listing_cache``). Configured
     MIME types are laid over the handler's own ``extensions_map``.
     """
     settings = {**DAEMON_DEFAULTS, **static}
@@ -62,5 +63,6 @@ rendered listings for up to a second (``listing_cache``). Configured
         "serve_dotfiles": bool(settings["serve_dotfiles"]),
         "precompressed": bool(settings["precompressed"]),
         "max_ranges": int(settings["max_ranges"]),
+        "open_file_cache": float(settings["open_file_cache"]),
         "cache_listings": True,
     }

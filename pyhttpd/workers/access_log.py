@@ -8,7 +8,7 @@ types are documented in docs/logging.md: numbers are numbers, absent values are 
 import http.client
 
 from .. import logs
-from ..protocol import ProtocolError, parse_request_line
+from ..protocol import ProtocolError, RequestHead, parse_request_line
 from .connection import Connection
 
 PLAIN_HTTP_ON_TLS = 497  # nginx's status for it; the client gets a 400
@@ -34,7 +34,7 @@ def log_access(conn: Connection, handler, duration_s: float, bytes_sent: int,
             balancer = _peer(conn.peer_address)[0] if conn.peer_address is not None else None
             conn.log_peer = write.peer(*_peer(conn.address), *conn.tls_details(), balancer)
         peer = conn.log_peer
-    host, user_agent, referer = _client_fields(handler.headers)
+    host, user_agent, referer = _client_fields(handler._header_source())
     write(peer, handler.command or None, path or None, query or None,
           handler.request_version or None, handler._status, bytes_sent, round(duration_s * 1000, 3),
           host, user_agent, referer, handler.request_id, conn.state.requests)
@@ -71,12 +71,16 @@ def _client_fields(headers) -> tuple[str | None, str | None, str | None]:
     """The request's Host, User-Agent and Referer: the first of each, or None."""
     if headers is None:
         return None, None, None
-    if type(headers) is not http.client.HTTPMessage:  # a handler's own MessageClass: ask it
+    if type(headers) is RequestHead:
+        fields = headers.fields
+    elif type(headers) is http.client.HTTPMessage:
+        fields = headers._headers
+    else:  # a handler's own MessageClass: ask it
         return headers.get("Host"), headers.get("User-Agent"), headers.get("Referer")
     host = user_agent = referer = None
     # One pass instead of three get() calls (each lowers every name); reversed, so that the
     # first of a repeated field wins, as with get().
-    for name, value in reversed(headers._headers):
+    for name, value in reversed(fields):
         lowered = name.lower()
         if lowered == "host":
             host = value

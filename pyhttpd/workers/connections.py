@@ -31,6 +31,8 @@ from .. import logs
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
+from ..ipc.accept_board import AcceptPolicy
+from ..ipc.scoreboard import Scoreboard
 from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.forwarded import Forwarding, forwarded_client
@@ -41,7 +43,6 @@ from . import tls_handshake
 from .access_log import log_access, log_plain_http_on_tls
 from .admission import Shedder
 from .connection import Connection
-from .contract import Scoreboard
 from .counters import WorkerCounters
 from .handler_driver import HandlerDriver
 from .health import health_answer
@@ -118,6 +119,7 @@ class ConnectionLoop:
         self.stopped = False
         self.closed_idle = 0  # kept-alive connections closed idle while retiring
         self.shedder = Shedder(self.max_connections, self._close, self.counters.shed_one)
+        self.accept_policy: AcceptPolicy | None = None  # set by the worker: the fleet's accept board
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, _READ, None)
         self.pool = ServingPool(settings["threads"], self._serve)
@@ -131,7 +133,11 @@ class ConnectionLoop:
         while not self.stopped and not (self.draining and not self.connections):
             # Wait no longer than until the next tick is due: a signal only wakes the select
             # (through the wake-up fd), the tick is what acts on it, so it must come on time.
-            timeout = 0.0 if self.ready else max(0.0, last_tick + TICK_S - time.monotonic())
+            now = time.monotonic()
+            wake_at = last_tick + TICK_S
+            if not self.accepting and self.accept_paused_until > now:
+                wake_at = min(wake_at, self.accept_paused_until)
+            timeout = 0.0 if self.ready else max(0.0, wake_at - now)
             for key, _ in self.selector.select(timeout):
                 try:
                     self._on_ready(key)
@@ -150,6 +156,7 @@ class ConnectionLoop:
 
     def _beat(self) -> None:
         self.scoreboard.beat(len(self.connections), self.requests_served)
+        self._post_connections()
         self.scoreboard.stamp_counters(self.counters, logs.current().dropped())
 
     def wake(self) -> None:
@@ -168,6 +175,7 @@ class ConnectionLoop:
         """
         self.draining = True
         self._stop_accepting(close=True)
+        self._post_connections()
         for conn in self.connections:
             conn.state.retire()
 
@@ -299,7 +307,17 @@ class ConnectionLoop:
 
     # -- accepting -------------------------------------------------------------------------------
 
+    def _post_connections(self) -> None:
+        # "Takes connections" while not retiring: a pause (deferring, out of fds) is brief.
+        if self.accept_policy is not None:
+            self.accept_policy.post(len(self.connections), not self.draining)
+
     def _accept(self, listener: socket.socket) -> None:
+        if self.accept_policy is not None:
+            wait_s = self.accept_policy.wait_before_accepting(len(self.connections))
+            if wait_s:  # another worker holds fewer: let it take this one, as long as it is quick
+                self._pause_accepting(wait_s)
+                return
         for _ in range(_ACCEPT_BATCH):
             if len(self.connections) >= self.max_connections and not self.shedder.shed_one(self.connections):
                 self._stop_accepting(close=False)
@@ -313,13 +331,17 @@ class ConnectionLoop:
                 if error.errno in _OUT_OF_RESOURCES:
                     # The connection stays in the backlog and the listener stays readable: left
                     # registered, the loop would spin on it. Pause until fds may be free again.
-                    self._stop_accepting(close=False)
-                    self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
-                    self._may_have_room = True  # try again once the pause is over
+                    self._pause_accepting(ACCEPT_PAUSE_S)
                     self.shedder.report_accept_pause(time.monotonic(), error, ACCEPT_PAUSE_S,
                                                      len(self.connections))
                 return  # ECONNABORTED and the like: try again on the next event
             self._add_connection(sock, address, listener)
+
+    def _pause_accepting(self, seconds: float) -> None:
+        """Stop watching the listeners for ``seconds`` (a pending connection is not lost)."""
+        self._stop_accepting(close=False)
+        self.accept_paused_until = time.monotonic() + seconds
+        self._may_have_room = True  # try again once the pause is over
 
     def _add_connection(self, sock: socket.socket, address, listener: socket.socket) -> None:
         sock.setblocking(False)
@@ -332,6 +354,7 @@ class ConnectionLoop:
         conn.inline_capable = self.serve_inline and not tls
         self.connections.add(conn)
         self._watch(conn, _READ)
+        self._post_connections()
 
     def _start_accepting(self) -> None:
         if self.accepting or self.draining:
@@ -643,6 +666,7 @@ class ConnectionLoop:
         conn.state.close(time.monotonic())
         self.connections.discard(conn)
         self._may_have_room = True
+        self._post_connections()
         conn.close()
         if self.driver.needs_finish(conn.handler):  # user code: on a thread, after the close
             self.pool.call_soon(self.driver.finish, conn.handler, conn.client())

@@ -8,16 +8,7 @@ counts take a lock: ``+=`` on a list item is not atomic between threads.
 
 import threading
 
-# Index of a status class in a listener's row: 1xx..5xx, then anything else (no status sent).
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
-ROW = len(STATUS_CLASSES) + 1  # the classes, then bytes sent
-
-
-def status_class(status: int | None) -> int:
-    """The row index of ``status``'s class (``other`` for None or outside 100-599)."""
-    if status is None or not 100 <= status <= 599:
-        return len(STATUS_CLASSES) - 1
-    return status // 100 - 1
+from ..ipc.scoreboard import ROW, status_class
 
 
 class WorkerCounters:

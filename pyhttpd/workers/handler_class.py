@@ -137,7 +137,7 @@ def configure(handler: type, settings: dict) -> type:
         if settings.get("directory") and not _set_by_user(handler, "directory"):
             attributes["directory"] = settings["directory"]
         attributes.update(
-            extra_response_headers=[tuple(pair) for pair in settings.get("response_headers", [])],
+            extra_response_headers=tuple(tuple(pair) for pair in settings.get("response_headers", [])),
             default_content_type=settings.get("content_type", handler.default_content_type),
             **daemon_attributes(handler, settings.get("static", {})),
         )

@@ -19,7 +19,9 @@ from .. import logs
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, built_by_worker
 from .connection import Connection
-from .handler_class import HandlerBuilder
+from .handler_class import HandlerBuilder, load_handler
+from .server_object import WorkerServer, build_server, load_server
+from .stdlib_names import alias_http_server
 
 _STOCK_HANDLE = BaseHTTPRequestHandler.handle
 _STOCK_FINISH = BaseHTTPRequestHandler.finish
@@ -79,3 +81,19 @@ class HandlerDriver:
             handler.finish()
         except Exception as error:
             logs.current().events.error("handler_finish_failed", client=client, exc_info=error)
+
+
+def load_driver(settings: dict, listeners: list) -> HandlerDriver:
+    """The handler (and server) the settings name, loaded and built for ``listeners``.
+
+    ``http.server`` is aliased to pyhttpd first. One user server (``settings["server"]``)
+    serves every listener, built around the first; without one, each listener gets a
+    WorkerServer. Raises HandlerLoadError (one line).
+    """
+    alias_http_server()
+    builder = HandlerBuilder(load_handler(settings.get("handler"), settings.get("cgi", False)), settings)
+    spec = settings.get("server")
+    if not spec:
+        return HandlerDriver(builder, {listener: WorkerServer(listener) for listener in listeners})
+    server = build_server(spec, load_server(spec), listeners[0], builder)
+    return HandlerDriver(builder, dict.fromkeys(listeners, server))

@@ -18,7 +18,7 @@ from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts
 from .connection import Connection
 from .handler_class import HandlerLoadError, one_line
-from .worker import load_driver
+from .handler_driver import load_driver
 
 CHECK_REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: pyhttpd-check\r\nConnection: close\r\n\r\n"
 _TIMEOUT_S = 10.0

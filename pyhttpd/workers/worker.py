@@ -8,97 +8,24 @@ handler → report ready → serve → drain and exit. Signal handlers only reco
 import os
 import signal
 import socket
-import ssl
 import sys
 import time
-from functools import partial
 
 import setproctitle
 
 from .. import logs
+from ..ipc.accept_board import AcceptBoard, AcceptPolicy
+from ..ipc.scoreboard import Scoreboard
+from ..ipc.spec import EVENT_LOGS_REOPENED, EVENT_READY, WorkerSpec, status_message
 from ..protocol.connection_state import State
-from ..tls import add_certificate_from_fd, context_from_fd
-from ..tls_policy import TLSPolicy
-from ..tls_sni import choose_by_server_name
-from ..tls_tickets import ListenerTickets, TicketChain
 from .connections import ConnectionLoop
-from .contract import EVENT_LOGS_REOPENED, EVENT_READY, ListenerSpec, Scoreboard, WorkerSpec, status_message
-from .handler_class import HandlerBuilder, HandlerLoadError, load_handler, one_line
-from .handler_driver import HandlerDriver
-from .server_object import WorkerServer, build_server, load_server
-from .stdlib_names import alias_http_server
+from .handler_class import HandlerLoadError, one_line
+from .handler_driver import load_driver
+from .tls_contexts import tls_context_for
 
 _GRACEFUL = signal.SIGTERM
 _FAST = (signal.SIGINT, signal.SIGQUIT)
 _EXIT_WAIT_S = 0.5  # for serving threads to return once their connections are cut
-
-
-def tls_context_for(listener: ListenerSpec) -> tuple[ssl.SSLContext, ListenerTickets | None]:
-    """The SSLContext of a TLS listener, from the material the master passed, and its
-    session tickets (None: OpenSSL's own, this worker's); closes the fds.
-
-    With SNI certificates, it hands each connection to the context of its server name.
-    """
-    policy = TLSPolicy.from_dict(listener.tls_policy) if listener.tls_policy else None
-
-    def new_context(fd: int, password: str | None) -> ssl.SSLContext:
-        return context_from_fd(fd, password, policy)
-
-    context = _from_fds(listener.tls_fd, listener.tls_password_fd, new_context)
-    by_names: dict[frozenset, tuple[list[str], ssl.SSLContext]] = {}
-    for entry in listener.tls_sni:
-        names = frozenset(name.lower().rstrip(".") for name in entry["names"])
-        fds = entry["tls_fd"], entry["tls_password_fd"]
-        if names in by_names:  # the same names again: a certificate of the other key type
-            _from_fds(*fds, partial(add_certificate_from_fd, by_names[names][1]))
-        else:
-            by_names[names] = (entry["names"], _from_fds(*fds, new_context))
-    by_name = list(by_names.values())
-    choose_by_server_name(context, by_name)
-    if listener.tls_client_ca_fd is not None:
-        try:
-            for each in (context, *(ctx for _, ctx in by_name)):
-                each.load_verify_locations(cafile=f"/proc/self/fd/{listener.tls_client_ca_fd}")
-        finally:
-            os.close(listener.tls_client_ca_fd)
-    tickets = None
-    if listener.tls_tickets_fd is not None:
-        chain = TicketChain.from_text(_read_secret(listener.tls_tickets_fd))
-        tickets = ListenerTickets([context, *(ctx for _, ctx in by_name)], chain)
-    return context, tickets
-
-
-def _read_secret(fd: int) -> str:
-    """The text of a sealed memfd from the master (a password, a ticket chain); closes it."""
-    try:
-        return os.pread(fd, 4096, 0).decode()
-    finally:
-        os.close(fd)
-
-
-def _from_fds(material_fd: int, password_fd: int | None, load):
-    """``load(material_fd, password)`` with the password read from ``password_fd``; closes both."""
-    password = _read_secret(password_fd) if password_fd is not None else None
-    try:
-        return load(material_fd, password)
-    finally:
-        os.close(material_fd)
-
-
-def load_driver(settings: dict, listeners: list) -> HandlerDriver:
-    """The handler (and server) the settings name, loaded and built for ``listeners``.
-
-    ``http.server`` is aliased to pyhttpd first. One user server (``settings["server"]``)
-    serves every listener, built around the first; without one, each listener gets a
-    WorkerServer. Raises HandlerLoadError (one line).
-    """
-    alias_http_server()
-    builder = HandlerBuilder(load_handler(settings.get("handler"), settings.get("cgi", False)), settings)
-    spec = settings.get("server")
-    if not spec:
-        return HandlerDriver(builder, {listener: WorkerServer(listener) for listener in listeners})
-    server = build_server(spec, load_server(spec), listeners[0], builder)
-    return HandlerDriver(builder, dict.fromkeys(listeners, server))
 
 
 class Worker:
@@ -174,6 +101,9 @@ class Worker:
             specs[listener] = item
         driver = load_driver(self.settings, listeners)
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts, specs)
+        if self.spec.accept_board_fd is not None:
+            board = AcceptBoard(self.spec.accept_board_fd)
+            self.loop.accept_policy = AcceptPolicy(board, self.spec.worker, self.settings.get("workers", 1))
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _report(self, event: str) -> None:
@@ -226,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from .contract import CHECK_SETTINGS_ENV, SPEC_ENV
+    from ..ipc.spec import CHECK_SETTINGS_ENV, SPEC_ENV
 
     parser = argparse.ArgumentParser(
         prog="python -m pyhttpd.workers",

@@ -17,8 +17,8 @@ from pyhttpd.daemon.signal_queue import SignalQueue
 from pyhttpd.daemon.sockets import bind_tcp
 from pyhttpd.daemon.worker_handle import WorkerHandle
 from pyhttpd.daemon.worker_settings import worker_settings
-from pyhttpd.workers import contract
-from pyhttpd.workers.contract import Scoreboard
+from pyhttpd.ipc import scoreboard
+from pyhttpd.ipc.scoreboard import Scoreboard, SlotState
 
 
 @pytest.fixture
@@ -99,8 +99,8 @@ def test_a_slot_read_mid_update_is_not_a_hang():
         board.beat(1, 0)
         now = time.monotonic()
         for started, verdict in ((now, None), (now - 2.0, REQUEST)):  # it still counts from its start
-            slot = (contract.BUSY, started, 0.0, b"GET", b"/", b"c")
-            contract._SLOT.pack_into(board._map, board._offset(0), *slot)
+            slot = (SlotState.BUSY, started, 0.0, b"GET", b"/", b"c")
+            scoreboard._SLOT.pack_into(board._map, board._offset(0), *slot)
             hang = find_hang(board, now + 0.1, 1.0)
             assert (hang and hang.part) == verdict
     finally:

@@ -4,6 +4,8 @@ Readiness is known from the master's JSON log lines ("listening", "ready"), neve
 connect-polling; every wait has a deadline.
 """
 
+import collections
+import http.client
 import json
 import os
 import shlex
@@ -58,6 +60,30 @@ def test_start_serve_titles_and_graceful_stop(start_master, tmp_path):
     master.signal(signal.SIGTERM)
     assert master.wait_exit(10) == 0
     assert master.find("stop")
+
+
+def test_a_burst_of_new_connections_spreads_evenly_over_the_workers(start_master, tmp_path):
+    master = start_ready(start_master, ["--config", base_config(tmp_path)])
+    # Until both workers have answered, one may not have reached its loop (and posted) yet.
+    seen = {served_by(master.port, "/") for _ in range(2)}
+    for _ in range(20):
+        if len(seen) == 2:
+            break
+        seen.add(served_by(master.port, "/"))
+    assert len(seen) == 2
+    clients = [http.client.HTTPConnection("127.0.0.1", master.port, timeout=10) for _ in range(40)]
+    pids = []
+    try:
+        for client in clients:  # all connected before any request: the workers race to accept
+            client.connect()
+        for client in clients:
+            client.request("GET", "/")
+            pids.append(json.loads(client.getresponse().read())["pid"])
+    finally:
+        for client in clients:
+            client.close()
+    counts = sorted(collections.Counter(pids).values())
+    assert len(counts) == 2 and counts[0] >= 14, counts  # even is 20/20; without the board, 3/37 is common
 
 
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):

@@ -2,11 +2,10 @@
 
 import os
 
-from pyhttpd.daemon.metrics import render_metrics
+from pyhttpd.daemon.metrics import Tally, render_metrics
 from pyhttpd.daemon.status_render import duration, render_status
 from pyhttpd.daemon.status_snapshot import named_rows, with_ages
-from pyhttpd.daemon.tally import Tally
-from pyhttpd.workers.contract import CounterView, Scoreboard
+from pyhttpd.ipc.scoreboard import CounterView, Scoreboard
 from pyhttpd.workers.counters import WorkerCounters
 
 

@@ -9,7 +9,7 @@ import pytest
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states
 from pyhttpd.daemon.backoff import MAX_DELAY_S, SlotBackoff, backoff_delay, is_early_death
-from pyhttpd.daemon.logfiles import log_targets
+from pyhttpd.daemon.master_log import log_targets
 from pyhttpd.daemon.privileges import (
     PrivilegeError,
     ensure_can_switch,
@@ -18,6 +18,7 @@ from pyhttpd.daemon.privileges import (
     resolve_credentials,
 )
 from pyhttpd.daemon.proctitle import master_title
+from pyhttpd.daemon.worker_handle import WorkerHandle
 from pyhttpd.daemon.worker_settings import jittered_max_requests, worker_settings
 from pyhttpd.protocol import Limits
 
@@ -138,6 +139,20 @@ def test_lifecycle_edges():
     assert states.can_transition(states.READY, states.DRAINING)
     assert not states.can_transition(states.DRAINING, states.READY)
     assert states.TRANSITIONS[states.EXITED] == frozenset()
+
+
+def test_a_worker_handle_moves_only_along_the_lifecycle_edges():
+    handle = WorkerHandle(0, 1, {}, [])  # not spawned: only its state is exercised
+    assert handle.state == "starting" and json.dumps(handle.state) == '"starting"'
+    handle.state = states.READY
+    with pytest.raises(states.InvalidTransition, match="ready -> starting"):
+        handle.state = states.STARTING
+    assert handle.state == states.READY  # a refused move changes nothing
+    handle.state = states.DRAINING
+    handle.state = states.EXITED
+    for state in states.ALL_STATES:
+        with pytest.raises(states.InvalidTransition):
+            handle.state = state  # EXITED is final
 
 
 def test_master_title():

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pyhttpd.handlers.cgi_env import (
+from pyhttpd.handlers.cgi.env import (
     CGI_SEARCH_PATH,
     CGIRequestInfo,
     authorization_variables,

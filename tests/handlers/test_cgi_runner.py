@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from support.polling import wait_gone
 
-from pyhttpd.handlers.cgi_errors import CGIBadResponse, CGILaunchError, CGITimeout
-from pyhttpd.handlers.cgi_headers import parse_cgi_headers
-from pyhttpd.handlers.cgi_process import CGILimits
-from pyhttpd.handlers.cgi_runner import CGIResponse, run_cgi_script, script_command
+from pyhttpd.handlers.cgi.errors import CGIBadResponse, CGILaunchError, CGITimeout
+from pyhttpd.handlers.cgi.headers import parse_cgi_headers
+from pyhttpd.handlers.cgi.process import CGILimits
+from pyhttpd.handlers.cgi.runner import CGIResponse, run_cgi_script, script_command
 
 ENV = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1"}
 IS_ROOT = os.geteuid() == 0

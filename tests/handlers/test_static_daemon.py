@@ -83,6 +83,23 @@ def test_the_static_flags_reach_the_workers(start_master, tmp_path, site):
     assert (status, len(body), headers["Accept-Ranges"]) == (200, len(BIG), None)
 
 
+@pytest.mark.parametrize("seconds", [0, 60])
+def test_open_file_cache_reaches_the_workers_and_never_serves_a_changed_file(start_master, tmp_path, site,
+                                                                              seconds):
+    port = start_master(["--config", base_config(tmp_path, site, f"open_file_cache = {seconds}")]).port
+    notes = site / "notes.md"
+    assert request(port, "/notes.md")[2] == b"# notes\n"
+    notes.write_bytes(b"# NOTES\n")
+    os.utime(notes, ns=(0, notes.stat().st_mtime_ns + 1_000_000_000))
+    assert request(port, "/notes.md")[2] == b"# NOTES\n"
+    (site / "notes.md.gz").write_bytes(gzip.compress(b"# NOTES\n"))
+    os.utime(site / "notes.md.gz", ns=(0, notes.stat().st_mtime_ns))
+    coding = request(port, "/notes.md", headers={"Accept-Encoding": "gzip"})[1]["Content-Encoding"]
+    assert coding == (None if seconds else "gzip")  # a new sibling waits out the cache time
+    notes.unlink()
+    assert request(port, "/notes.md")[0] == 404
+
+
 def test_worker_sends_ranges_of_a_big_file_exactly(start_master, tmp_path, site):
     port = start_master(["--config", base_config(tmp_path, site, "")]).port
     status, headers, body = request(port, "/big.bin", headers={"Range": "bytes=1000000-4999999"})

@@ -204,7 +204,7 @@ def test_html_listing_needs_nothing_from_elsewhere(site):
 
 
 def test_daemon_defaults_are_the_config_defaults():
-    from pyhttpd.config_table import BY_KEY
+    from pyhttpd.config.table import BY_KEY
 
     for key, value in DAEMON_DEFAULTS.items():
         assert BY_KEY[f"static.{key}"].default == value, key

@@ -1,5 +1,5 @@
 """Lost log lines are reported: when writing begins to fail, and when it works again, with
-how many lines were lost (LineSink's report, pyhttpd/logs.py).
+how many lines were lost (LineSink's report, pyhttpd/logs/sinks.py).
 
 The access log lives on a 1 MiB tmpfs, mounted in a mount namespace private to the master
 (``unshare --mount``, root only) and filled up before the master starts: each access line

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from pyhttpd.ipc.scoreboard import Scoreboard, SlotView
+from pyhttpd.ipc.spec import SPEC_ENV, ListenerSpec, WorkerSpec
 from pyhttpd.protocol import Limits
-from pyhttpd.workers.contract import SPEC_ENV, ListenerSpec, Scoreboard, SlotView, WorkerSpec
 from support.paths import REPO, TESTS, importable_env
 from support.polling import group_empty, process_gone, wait_gone, wait_until
 

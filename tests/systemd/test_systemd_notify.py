@@ -16,8 +16,8 @@ from sd_harness import NotifyReceiver, clean_env, write_config
 from support.http import get
 from support.polling import wait_until
 
-from pyhttpd.daemon.activation import STORE_PREFIX, endpoint_from_store_name
-from pyhttpd.daemon.run_state import monotonic_usec
+from pyhttpd.daemon.systemd.activation import STORE_PREFIX, endpoint_from_store_name
+from pyhttpd.daemon.systemd.run_state import monotonic_usec
 
 HERE = Path(__file__).resolve().parent
 

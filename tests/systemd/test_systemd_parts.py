@@ -8,7 +8,10 @@ import socket
 import pytest
 
 from pyhttpd.config import Listener
-from pyhttpd.daemon.activation import (
+from pyhttpd.daemon.listener_set import ListenerSet, endpoint_of
+from pyhttpd.daemon.load import IdleWatch, Load
+from pyhttpd.daemon.sockets import bind_tcp, bind_unix
+from pyhttpd.daemon.systemd.activation import (
     STORE_PREFIX,
     PassedSockets,
     adopt,
@@ -17,14 +20,18 @@ from pyhttpd.daemon.activation import (
     serve_activated,
     store_name,
 )
-from pyhttpd.daemon.idle_exit import IdleWatch
-from pyhttpd.daemon.listener_set import ListenerSet, endpoint_of
-from pyhttpd.daemon.load import Load
-from pyhttpd.daemon.manager_link import EXTEND_EVERY_S, STATUS_MIN_INTERVAL_S, ManagerLink
-from pyhttpd.daemon.run_state import ReloadOutcome, RunState, read_run_state, state_file_path
-from pyhttpd.daemon.sockets import bind_tcp, bind_unix
-from pyhttpd.daemon.status_text import RELOADING, SERVING, STARTING, STOPPING, describe
-from pyhttpd.daemon.systemd import Notifier
+from pyhttpd.daemon.systemd.manager_link import (
+    EXTEND_EVERY_S,
+    RELOADING,
+    SERVING,
+    STARTING,
+    STATUS_MIN_INTERVAL_S,
+    STOPPING,
+    ManagerLink,
+    describe,
+)
+from pyhttpd.daemon.systemd.notify import Notifier
+from pyhttpd.daemon.systemd.run_state import ReloadOutcome, RunState, read_run_state, state_file_path
 
 
 class FakeNotifier(Notifier):

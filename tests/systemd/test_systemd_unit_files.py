@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhttpd.config_table import BY_KEY
+from pyhttpd.config.table import BY_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"

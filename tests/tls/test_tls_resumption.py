@@ -1,5 +1,5 @@
 """Session resumption whichever worker a client reaches, and across a reload that kept the
-certificate: the workers share their ticket keys (pyhttpd/tls_tickets.py). A real master
+certificate: the workers share their ticket keys (pyhttpd/tls/tickets.py). A real master
 with 2 workers on 127.0.0.1; the client is openssl s_client with a saved session."""
 
 import re
@@ -11,7 +11,7 @@ import pytest
 from tls_harness import HOST, tls_config
 from tls_pki import Issued
 
-from pyhttpd.tls_tickets import PERIOD_S, MasterSecret, TicketChain
+from pyhttpd.tls.tickets import PERIOD_S, MasterSecret, TicketChain
 
 REQUEST = "GET /index.txt HTTP/1.0\r\nHost: localhost\r\n\r\n"
 ATTEMPTS = 20

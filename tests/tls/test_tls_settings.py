@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from pyhttpd.config import load_config
-from pyhttpd.tls_groups import groups_settable
-from pyhttpd.tls_policy import PROFILES, TLSPolicy, apply
+from pyhttpd.tls.groups import groups_settable
+from pyhttpd.tls.policy import PROFILES, TLSPolicy, apply
 
 
 def _listeners(tmp_path: Path, text: str):

@@ -146,6 +146,24 @@ def test_a_handler_on_a_thread_sends_a_large_file_by_sendfile_with_progress_stam
     assert len(progress) >= 2, "last_progress did not advance during the download"
 
 
+def test_the_headers_object_is_built_only_when_the_handler_reads_it(spawn_worker, site):
+    (site / "small.txt").write_bytes(b"small\n")
+    worker = spawn_worker(handler="worker_handlers:HeadersOnDemand")
+    fields = {"User-Agent": "probe/1", "If-None-Match": '"x"'}
+    with connect(worker.port) as sock, sock.makefile("rb") as rfile:
+        def get(path: str) -> bytes:
+            sock.sendall(request_bytes("GET", path, headers=fields))
+            response = read_response(rfile)
+            assert response.status == 200
+            return response.body
+
+        for _ in range(3):
+            assert get("/small.txt") == b"small\n"  # its conditions and range were read: nothing built
+        assert get("/built") == b"0"
+        assert get("/agent") == b"probe/1"
+        assert get("/built") == b"1"
+
+
 def test_process_title_names_the_worker_and_its_state(worker):
     assert wait_until(lambda: worker.title() == "pyhttpd: worker [t] 1 gen=7 [idle]", 10), worker.title()
     with connect(worker.port) as sock:

@@ -12,6 +12,7 @@ Every response has a Content-Length, so keep-alive works. ``NotAHandler`` is a c
 not a request handler, for ``--check-handler``.
 """
 
+import http.client
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,6 +63,36 @@ class ExpectRefuser(ProbeHandler):
 
 class StaticSubclass(SimpleHTTPRequestHandler):
     """The static handler as a user's subclass: served on threads, not on the event loop."""
+
+
+class CountingMessage(http.client.HTTPMessage):
+    """The standard header object, counting how many this process built."""
+
+    built = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        CountingMessage.built += 1
+        super().__init__(*args, **kwargs)
+
+
+class HeadersOnDemand(SimpleHTTPRequestHandler):
+    """The static handler with a counting ``MessageClass``: ``GET /built`` answers how many
+    header objects were built so far, ``GET /agent`` the User-Agent read from ``self.headers``."""
+
+    MessageClass = CountingMessage
+
+    def do_GET(self) -> None:
+        if self.path == "/built":
+            body = str(CountingMessage.built).encode()
+        elif self.path == "/agent":
+            body = self.headers["User-Agent"].encode()
+        else:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class NotAHandler:
