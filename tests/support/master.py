@@ -115,18 +115,21 @@ class Master(SessionProcess):
     # -- the process -----------------------------------------------------------------------------
 
     def wait_exit(self, timeout: float = EVENT_TIMEOUT_S) -> int:
-        """The master's exit status; fails the test with the log tail if it still runs after ``timeout``."""
+        """The master's exit status, once its log is read to the end (or, if a process it
+        started still holds its stderr, after at most 5 s more); fails the test with the log
+        tail if it still runs after ``timeout``."""
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"master still running after {timeout}s; log tail:\n" + "\n".join(self.lines[-25:]))
+        self._reader.join(5)
+        return status
 
     def stop(self, timeout: float = EVENT_TIMEOUT_S) -> None:
         """SIGTERM, then wait until the master has exited 0 and its log is read to the end:
         from then on no line can come, so a test can count what was logged."""
         self.signal(signal.SIGTERM)
         assert self.wait_exit(timeout) == 0, "\n".join(self.lines[-25:])
-        self._reader.join(timeout)  # the pipe's last lines; it ends when every writer is gone
         assert not self._reader.is_alive(), "the master's stderr is still open: a process outlived it"
 
     def workers(self) -> dict[int, str]:
