@@ -19,6 +19,8 @@ if TESTS not in sys.path:
 if REPO not in sys.path:  # bench/ (tests/test_bench.py), as `python -m pytest` from the checkout has it
     sys.path.append(REPO)
 
+from support.paths import write_files  # noqa: E402  (importable from here on)
+
 SITE_FILES = {"index.txt": b"hello from site\n", "other.txt": b"another file\n", "hello.txt": b"hello\n"}
 
 
@@ -26,8 +28,4 @@ SITE_FILES = {"index.txt": b"hello from site\n", "other.txt": b"another file\n",
 def site(tmp_path: Path) -> Path:
     """A document root for the static handler holding ``SITE_FILES`` (a module that needs
     other files defines its own ``site``)."""
-    root = tmp_path / "site"
-    root.mkdir()
-    for name, content in SITE_FILES.items():
-        (root / name).write_bytes(content)
-    return root
+    return write_files(tmp_path / "site", SITE_FILES)

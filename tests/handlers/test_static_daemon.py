@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from support.http import request
 from support.master import master_config, master_env, started_masters
+from support.paths import write_files
 
 from pyhttpd import __version__
 
@@ -22,14 +23,9 @@ SCRIPT = b"let answer = 42;\n" * 100
 
 @pytest.fixture
 def site(tmp_path):
-    root = tmp_path / "site"
-    (root / "assets").mkdir(parents=True)
-    (root / "notes.md").write_bytes(b"# notes\n")
-    (root / "assets" / "app.js").write_bytes(SCRIPT)
-    (root / "assets" / "app.js.gz").write_bytes(gzip.compress(SCRIPT))
-    (root / ".env").write_bytes(b"SECRET=1\n")
-    (root / "big.bin").write_bytes(BIG)
-    return root
+    return write_files(tmp_path / "site", {"notes.md": b"# notes\n", "assets/app.js": SCRIPT,
+                                           "assets/app.js.gz": gzip.compress(SCRIPT), ".env": b"SECRET=1\n",
+                                           "big.bin": BIG})
 
 
 @pytest.fixture

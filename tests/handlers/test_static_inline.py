@@ -15,6 +15,7 @@ import threading
 
 import pytest
 from support.master import master_config, master_env, started_masters
+from support.paths import write_files
 
 TIMEOUT_S = 10
 SMALL = os.urandom(1024)
@@ -25,12 +26,8 @@ MAX_HEAD_LINES = 50
 
 @pytest.fixture
 def port(tmp_path):
-    root = tmp_path / "site"
-    (root / "dir").mkdir(parents=True)
-    (root / "small.bin").write_bytes(SMALL)
-    (root / "medium.bin").write_bytes(MEDIUM)
-    (root / "large.bin").write_bytes(LARGE)
-    (root / "dir" / "entry.txt").write_text("listed\n")
+    root = write_files(tmp_path / "site", {"small.bin": SMALL, "medium.bin": MEDIUM, "large.bin": LARGE,
+                                           "dir/entry.txt": "listed\n"})
     config = master_config(tmp_path / "pyhttpd.toml", f'directory = "{root}"', workers=1, threads=2)
     with started_masters(tmp_path, master_env()) as start:
         yield start(["--config", config]).port
