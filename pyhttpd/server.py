@@ -20,9 +20,9 @@ import threading
 from . import __version__  # noqa: F401
 from .handlers.base import DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, BaseHTTPRequestHandler  # noqa: F401
 from .handlers.cgi import CGIHTTPRequestHandler
-from .handlers.paths import _url_collapse_path  # noqa: F401
 from .handlers.servers import HTTPServer, HTTPSServer, ThreadingHTTPServer, ThreadingHTTPSServer
 from .handlers.static import SimpleHTTPRequestHandler
+from .handlers.static.paths import _url_collapse_path  # noqa: F401
 from .tls import TLSConfigError, read_password
 
 __all__ = [

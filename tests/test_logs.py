@@ -319,21 +319,15 @@ def test_dash_writes_to_the_stream_fd_given(tmp_path):
 # -- the access event -------------------------------------------------------------------------------
 
 
-class _Served(SimpleNamespace):
-    """A served handler's attributes, as the access line reads them."""
-
-    def _header_source(self):
-        """Where pyhttpd's own reads (the access line's) take the fields from: ``headers`` here."""
-        return self.headers
-
-
 def served(requestline="GET /a/b?x=1&y=%22 HTTP/1.1", status=200, **headers):
     message = http.client.HTTPMessage()
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
     command, path, version = (requestline.split(" ") + ["", "", ""])[:3] if status != 400 else ("", "", "")
-    return _Served(requestline=requestline, _status=status, command=command, path=path,
-                   request_version=version, headers=message, request_id="rid-1")
+    handler = SimpleNamespace(requestline=requestline, _status=status, command=command, path=path,
+                              request_version=version, headers=message, request_id="rid-1")
+    handler._header_source = lambda: handler.headers  # a worker's handler: its fields as they are
+    return handler
 
 
 @pytest.fixture

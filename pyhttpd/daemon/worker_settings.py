@@ -39,7 +39,7 @@ def worker_settings(config: Config, worker_index: int, rng: random.Random | None
     - ``logs``: {access_log, error_log, level}; a log is a path, "-" (stderr) or "off"
     - ``static``: {serve_dotfiles, precompressed, max_ranges, open_file_cache, mime_types: {".ext": type},
       cache_control: [[glob, value], ...]} for the built-in static handler
-      (``pyhttpd.handlers.static_settings.daemon_attributes`` applies them)
+      (``pyhttpd.handlers.static.settings.daemon_attributes`` applies them)
     """
     access_log, error_log = log_targets(config)
     return {

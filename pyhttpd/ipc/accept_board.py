@@ -6,9 +6,11 @@ keep-alive connections of another, and serve them alone while the other idles. T
 makes one board for all its workers (a row per worker index, in a memory file it hands each
 worker); each worker posts its open connections and whether it accepts. A worker that holds
 more than ``SLACK`` connections above the fewest of the other accepting workers leaves a new
-connection to them for up to ``DEFER_S``: long enough for a worker the scheduler has just
-woken to take it, short enough that a stuck worker costs a new client almost nothing. A row
-whose worker has not posted for ``FRESH_S`` (it died, or hangs) does not count.
+connection to them: it leaves it in the queue, asked again at every wake-up (the listener
+stays watched), until another worker has taken it or ``DEFER_S`` is over, when it takes it
+itself; so a stuck worker costs a new client almost nothing, and no worker ever waits on
+one that waits too. A worker that does not accept (out of file descriptors, retiring) is no
+candidate, nor is one that has not posted for ``FRESH_S`` (it died, or hangs).
 
 Under socket activation there is one inherited socket, as with sockets the master binds, so
 the board works the same there.
@@ -21,7 +23,7 @@ import time
 
 ROWS = 256  # worker indexes above this are not balanced
 SLACK = 1
-DEFER_S = 0.01
+DEFER_S = 0.002
 FRESH_S = 1.0
 
 _ROW = struct.Struct("<dII")  # posted at (monotonic), connections, accepting

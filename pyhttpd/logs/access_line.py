@@ -10,6 +10,7 @@ rendered once per connection, and a line over ``MAX_LINE_BYTES`` or a value of a
 unexpected type handed to the chain's renderer, which cuts and converts as for any event.
 """
 
+import functools
 import json
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _quoted
@@ -56,10 +57,11 @@ class AccessLine:
         """
         values = dict(zip(_PEER_FIELDS, (remote_addr, remote_port, tls_version, tls_cipher, tls_client,
                                          peer_addr), strict=True))
-        head = _members({"remote_addr": remote_addr, "remote_port": remote_port}) + ","
-        tail = _members({"tls_version": tls_version, "tls_cipher": tls_cipher, "tls_client": tls_client,
-                         "peer_addr": peer_addr})
-        return Peer(values, head, tail + "}\n")
+        if type(remote_addr) is str and type(remote_port) is int:  # a TCP client: once per connection
+            head = f'"remote_addr":{_quoted(remote_addr)},"remote_port":{_int(remote_port)},'
+        else:
+            head = _members({"remote_addr": remote_addr, "remote_port": remote_port}) + ","
+        return Peer(values, head, _peer_tail(tls_version, tls_cipher, tls_client, peer_addr))
 
     def __call__(self, peer: Peer, method: str | None, path: str | None, query: str | None,
                  protocol: str | None, status: int | None, bytes_sent: int, duration_ms: float,
@@ -92,6 +94,14 @@ class AccessLine:
             in_order = {key: fields[key] for key in FIELDS}
             line = render_line(None, "info", {"ts": ts, **self._fixed, **in_order})
         self._write(line)
+
+
+@functools.lru_cache(maxsize=64)
+def _peer_tail(tls_version: str | None, tls_cipher: str | None, tls_client: str | None,
+               peer_addr: str | None) -> str:
+    """The last fields of a connection's events: the same for most connections of a listener."""
+    return _members({"tls_version": tls_version, "tls_cipher": tls_cipher, "tls_client": tls_client,
+                     "peer_addr": peer_addr}) + "}\n"
 
 
 def _members(fields: dict) -> str:

@@ -53,11 +53,20 @@ class RequestHead:
 
     request_line: RequestLine
     fields: list[tuple[str, str]] = field(default_factory=list)
+    _by_name: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     def get_all(self, name: str) -> list[str]:
-        """Every value of the field ``name`` (case-insensitive), in order; [] if absent."""
-        lowered = name.lower()
-        return [value for key, value in self.fields if key.lower() == lowered]
+        """Every value of the field ``name`` (case-insensitive), in order; [] if absent.
+
+        The head is complete when made, so its fields are indexed by name once, on the first
+        call: a static answer asks for half a dozen fields.
+        """
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = {}
+            for key, value in self.fields:
+                by_name.setdefault(key.lower(), []).append(value)
+        return list(by_name.get(name.lower(), ()))
 
 
 def strip_line_end(line: bytes) -> bytes:

@@ -11,6 +11,7 @@ from .request_head import TOKEN
 _NOT_REASON_CHARS = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
+@functools.lru_cache(maxsize=256)
 def status_line(version: str, code: int, reason: str) -> bytes:
     """``HTTP/1.1 200 OK\\r\\n``; control characters in the reason become spaces."""
     reason = _NOT_REASON_CHARS.sub(" ", reason)

@@ -36,10 +36,9 @@ from ..ipc.scoreboard import Scoreboard
 from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
 from ..protocol.forwarded import Forwarding, forwarded_client
-from ..protocol.proxy_protocol import V1_MAX, ProxyHeaderError
 from ..protocol.response_head import status_line
 from ..tls import send_close_notify
-from . import tls_handshake
+from . import proxy_header, tls_handshake
 from .access_log import log_access, log_plain_http_on_tls
 from .admission import Shedder
 from .connection import Connection
@@ -60,7 +59,6 @@ _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary 
 HANDSHAKE_FAILURES_PER_S = 10  # tls_handshake_failed lines a second; the rest are counted
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-_PROXY_PEEK = max(V1_MAX, 16 + 4096)  # a whole v1 line or v2 header at most
 _WATCHED = {State.HANDSHAKE: _READ, State.IDLE: _READ, State.READING_HEAD: _READ,
             State.READING_BODY: _READ, State.LINGERING: _READ, State.SENDING: _WRITE}
 
@@ -308,16 +306,16 @@ class ConnectionLoop:
     # -- accepting -------------------------------------------------------------------------------
 
     def _post_connections(self) -> None:
-        # "Takes connections" while not retiring: a pause (deferring, out of fds) is brief.
+        # Out of fds (paused) or retiring, it takes none: no other worker waits on it then.
         if self.accept_policy is not None:
-            self.accept_policy.post(len(self.connections), not self.draining)
+            self.accept_policy.post(len(self.connections), self.accepting)
 
     def _accept(self, listener: socket.socket) -> None:
-        if self.accept_policy is not None:
-            wait_s = self.accept_policy.wait_before_accepting(len(self.connections))
-            if wait_s:  # another worker holds fewer: let it take this one, as long as it is quick
-                self._pause_accepting(wait_s)
-                return
+        if self.accept_policy is not None and self.accept_policy.wait_before_accepting(len(self.connections)):
+            # Another worker holds fewer: let it take this one. The listener stays watched, so
+            # this is asked again at once (and the connection taken) until it does, or the
+            # wait is over: no pause that the other's taking could not end.
+            return
         for _ in range(_ACCEPT_BATCH):
             if len(self.connections) >= self.max_connections and not self.shedder.shed_one(self.connections):
                 self._stop_accepting(close=False)
@@ -362,12 +360,14 @@ class ConnectionLoop:
         for listener in self.listeners:
             self.selector.register(listener, _READ, "listener")
         self.accepting = True
+        self._post_connections()
 
     def _stop_accepting(self, close: bool) -> None:
         if self.accepting:
             for listener in self.listeners:
                 self.selector.unregister(listener)
             self.accepting = False
+            self._post_connections()
         if close:
             for listener in self.listeners:
                 listener.close()
@@ -376,37 +376,19 @@ class ConnectionLoop:
     # -- behind a load balancer --------------------------------------------------------------
 
     def _on_proxy_header(self, conn: Connection) -> None:
-        """Read the PROXY header, consuming none of the client's stream after it.
-
-        The header is parsed from bytes peeked at the socket, and only its own are taken, so
-        that a TLS handshake (whose first bytes the loop peeks at too) or a request starts
-        right after it. A peer not in ``trusted_proxies``, or a malformed or missing header,
-        ends the connection with one log line.
-        """
+        """Take the PROXY header (``proxy_header.py``); a peer not in ``trusted_proxies``, or a
+        malformed or missing header, ends the connection with one log line."""
         if not self.trusted.contains(conn.address):
             self._refuse_proxy(conn, "the peer is not in trusted_proxies")
             return
         try:
-            peeked = conn.sock.recv(_PROXY_PEEK, socket.MSG_PEEK)
-            if not peeked:
-                self._close(conn)
-                return
-            taken = conn.state.receive_proxy_header(peeked, time.monotonic())
-            conn.sock.recv(taken)  # already there: peeked
-        except BlockingIOError:
+            outcome = proxy_header.take_proxy_header(conn)
+        except proxy_header.Refused as refusal:
+            self._refuse_proxy(conn, str(refusal))
             return
-        except ProxyHeaderError as error:
-            self._refuse_proxy(conn, str(error))
-            return
-        except OSError:
+        if outcome == proxy_header.CLOSED:
             self._close(conn)
-            return
-        header = conn.state.proxy_header
-        if header is None:
-            return  # the rest of the header is still to come
-        if header.client is not None:
-            conn.peer_address, conn.address = conn.address, header.client
-        if conn.state.state == State.IDLE:
+        elif outcome == proxy_header.DONE and conn.state.state == State.IDLE:
             self._on_readable(conn)  # the request may have come with the header
 
     def _refuse_proxy(self, conn: Connection, reason: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.server_tokens import server_identity
-from ..handlers.static_settings import daemon_attributes
+from ..handlers.static.settings import daemon_attributes
 from ..protocol import Limits
 from ..server import CGIHTTPRequestHandler, SimpleHTTPRequestHandler
 

@@ -18,7 +18,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from ..handlers.file_body import SMALL_BODY_BYTES
+from ..handlers.static.file_body import SMALL_BODY_BYTES
 
 _RECV_SIZE = 64 * 1024
 _WRITE_BUFFER = 64 * 1024

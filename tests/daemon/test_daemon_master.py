@@ -64,21 +64,24 @@ def test_start_serve_titles_and_graceful_stop(start_master, tmp_path):
 
 def test_a_burst_of_new_connections_spreads_evenly_over_the_workers(start_master, tmp_path):
     master = start_ready(start_master, ["--config", base_config(tmp_path)])
-    # Until both workers have answered, one may not have reached its loop (and posted) yet.
-    seen = {served_by(master.port, "/") for _ in range(2)}
-    for _ in range(20):
-        if len(seen) == 2:
-            break
-        seen.add(served_by(master.port, "/"))
-    assert len(seen) == 2
-    clients = [http.client.HTTPConnection("127.0.0.1", master.port, timeout=10) for _ in range(40)]
-    pids = []
+    clients = [http.client.HTTPConnection("127.0.0.1", master.port, timeout=10) for _ in range(52)]
+
+    def served(client: http.client.HTTPConnection) -> int:
+        client.request("GET", "/")
+        return json.loads(client.getresponse().read())["pid"]
+
     try:
-        for client in clients:  # all connected before any request: the workers race to accept
+        # Held one after the other until each worker has answered one: both are then in
+        # their loops (and on the board).
+        seen = set()
+        for client in clients[:12]:
+            seen.add(served(client))
+            if len(seen) == 2:
+                break
+        assert len(seen) == 2
+        for client in clients[12:]:  # all connected before any request: the workers race to accept
             client.connect()
-        for client in clients:
-            client.request("GET", "/")
-            pids.append(json.loads(client.getresponse().read())["pid"])
+        pids = [served(client) for client in clients[12:]]
     finally:
         for client in clients:
             client.close()

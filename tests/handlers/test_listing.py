@@ -1,4 +1,4 @@
-"""Directory listings: pyhttpd.handlers.listing."""
+"""Directory listings: pyhttpd.handlers.static.listing."""
 
 import html
 import json
@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from pyhttpd.handlers.listing import (
+from pyhttpd.handlers.static.listing import (
     ListingEntry,
     prefers_json,
     render_html,

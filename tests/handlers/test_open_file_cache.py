@@ -11,8 +11,8 @@ import time
 import pytest
 from static_server import RfcHandler, request
 
-from pyhttpd.handlers.open_file_cache import FileEntry, OpenFileCache, open_files
 from pyhttpd.handlers.static import SimpleHTTPRequestHandler
+from pyhttpd.handlers.static.open_file_cache import FileEntry, OpenFileCache, open_files
 
 SMALL = b"small file\n" * 10
 LARGE = os.urandom(100 * 1024)  # above what is kept whole: answered by an open file

@@ -1,12 +1,12 @@
-"""Mapping request targets onto the file system: pyhttpd.handlers.paths."""
+"""Mapping request targets onto the file system: pyhttpd.handlers.static.paths."""
 
 import ntpath
 import os
 
 import pytest
 
-from pyhttpd.handlers import paths
-from pyhttpd.handlers.paths import (
+from pyhttpd.handlers.static import paths
+from pyhttpd.handlers.static.paths import (
     _url_collapse_path,
     decode_path,
     directory_redirect_location,

@@ -20,9 +20,9 @@ import pytest
 from static_server import PlainWriter
 from support.inprocess import serving
 
-from pyhttpd.handlers.file_body import copy_in_chunks
 from pyhttpd.handlers.servers import ThreadingHTTPServer
 from pyhttpd.handlers.static import SimpleHTTPRequestHandler, is_not_modified_since
+from pyhttpd.handlers.static.file_body import copy_in_chunks
 
 SOCKET_TIMEOUT_S = 10
 SHUTDOWN_TIMEOUT_S = 10

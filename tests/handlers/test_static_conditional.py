@@ -1,4 +1,4 @@
-"""Validators and conditional requests: pyhttpd.handlers.conditional, and the statuses a
+"""Validators and conditional requests: pyhttpd.handlers.static.conditional, and the statuses a
 running server gives (200, 304, 412) in both modes of SimpleHTTPRequestHandler."""
 
 import email.utils
@@ -8,7 +8,7 @@ import os
 import pytest
 from static_server import SOCKET_TIMEOUT_S, QuietHandler, RfcHandler, request, serving
 
-from pyhttpd.handlers.conditional import (
+from pyhttpd.handlers.static.conditional import (
     EntityTag,
     evaluate_preconditions,
     if_range_allows,

@@ -1,4 +1,4 @@
-"""Precompressed siblings: pyhttpd.handlers.encodings, and what a running server sends."""
+"""Precompressed siblings: pyhttpd.handlers.static.encodings, and what a running server sends."""
 
 import gzip
 import os
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from static_server import QuietHandler, RfcHandler, request
 
-from pyhttpd.handlers.encodings import choose_coding, is_fresh, parse_accept_encoding
+from pyhttpd.handlers.static.encodings import choose_coding, is_fresh, parse_accept_encoding
 
 SCRIPT = b"console.log('hello');\n" * 50
 GZ = gzip.compress(SCRIPT, mtime=0)

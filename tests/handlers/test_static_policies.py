@@ -7,8 +7,8 @@ import os
 import pytest
 from static_server import QuietHandler, RfcHandler, request, serving
 
-from pyhttpd.handlers.mimetypes_map import with_charset
-from pyhttpd.handlers.static_settings import DAEMON_DEFAULTS, cache_control_for, daemon_attributes
+from pyhttpd.handlers.static.mimetypes_map import with_charset
+from pyhttpd.handlers.static.settings import DAEMON_DEFAULTS, cache_control_for, daemon_attributes
 
 MTIME = 1700000000
 

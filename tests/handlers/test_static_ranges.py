@@ -1,4 +1,4 @@
-"""Byte ranges: pyhttpd.handlers.ranges and file_body, and 206/416/multipart from a running server."""
+"""Byte ranges: pyhttpd.handlers.static.ranges and file_body, and 206/416/multipart from a running server."""
 
 import email.utils
 import io
@@ -8,8 +8,8 @@ import socket
 import pytest
 from static_server import PlainWriter, QuietHandler, RfcHandler, multipart_parts, request
 
-from pyhttpd.handlers.file_body import FileSpans, send_file_spans
-from pyhttpd.handlers.ranges import (
+from pyhttpd.handlers.static.file_body import FileSpans, send_file_spans
+from pyhttpd.handlers.static.ranges import (
     COALESCE_GAP_BYTES,
     UNSATISFIABLE,
     Span,

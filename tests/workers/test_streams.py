@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyhttpd.handlers.file_body import SMALL_BODY_BYTES
+from pyhttpd.handlers.static.file_body import SMALL_BODY_BYTES
 from pyhttpd.protocol import Limits
 from pyhttpd.protocol.connection_state import ConnectionState, State, Timeouts
 from pyhttpd.workers.connection import UNIX_CLIENT_ADDRESS, Connection

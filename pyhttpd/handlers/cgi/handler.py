@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from http import HTTPStatus
 
 from ... import __version__
-from ..paths import _url_collapse_path, path_of_target
 from ..static import SimpleHTTPRequestHandler
+from ..static.paths import _url_collapse_path, path_of_target
 from .env import CGIRequestInfo, build_cgi_environ
 from .errors import CGIError
 from .process import CGILimits

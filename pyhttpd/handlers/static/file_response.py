@@ -31,7 +31,7 @@ from .ranges import (
     parse_ranges,
     unsatisfied_range,
 )
-from .static_settings import cache_control_for
+from .settings import cache_control_for
 
 # Headers the handler sets itself; extra_response_headers never repeat or contradict them
 # (nor any other header the response already carries).

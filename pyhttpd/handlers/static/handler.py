@@ -29,8 +29,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
-from .. import __version__
-from .base import BaseHTTPRequestHandler
+from ... import __version__
+from ..base import BaseHTTPRequestHandler
 from .conditional import is_not_modified_since
 from .file_body import FileSpans, copy_in_chunks, is_regular_file, send_file_spans
 from .file_response import FileResponder
