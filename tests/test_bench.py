@@ -7,19 +7,17 @@ import http.server
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.inprocess import serving
+
+from bench import report, run, tls
+from bench.servers import BASELINE, SERVERS, Context, nginx_config
+from bench.wrk import HTTPS
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench import report, run, tls  # noqa: E402
-from bench.servers import BASELINE, SERVERS, Context, nginx_config  # noqa: E402
-from bench.wrk import HTTPS  # noqa: E402
 
 TLS_ROWS = {"pyhttpd", "gunicorn-gthread", "granian", "nginx"}
 needs_openssl = pytest.mark.skipif(tls.openssl() is None, reason="the openssl command is not installed")
@@ -140,14 +138,8 @@ def tls_server(files: tls.Files, tmp_path: Path, request: pytest.FixtureRequest)
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
 
 
 @needs_openssl

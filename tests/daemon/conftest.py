@@ -1,29 +1,17 @@
-"""Fixtures of the master tests: a static site, and masters killed with their workers at teardown."""
-
-from pathlib import Path
+"""Fixtures of the master tests: masters killed with their workers at teardown (``site`` is
+tests/conftest.py's)."""
 
 import pytest
-from master_harness import Master, master_env
-from support.sessions import killed_at_exit
-
-
-@pytest.fixture
-def site(tmp_path) -> Path:
-    """A directory with index.txt for the static handler."""
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "index.txt").write_text("hello from site\n")
-    return root
+from support.master import Master, master_env, started_masters
 
 
 @pytest.fixture
 def start_master(tmp_path):
-    """Start masters for a test; each is killed (with its workers) at teardown."""
-    with killed_at_exit() as started:
+    """``start_master(args, env=None)``: a master with the daemon tests' apps importable (and
+    ``env`` over the environment), not waited for; each is killed (with its workers) at teardown."""
+    with started_masters(tmp_path, master_env()) as start:
 
-        def start(args: list[str], env: dict[str, str] | None = None) -> Master:
-            master = Master(args, tmp_path, master_env(env))
-            started.append(master)
-            return master
+        def start_unready(args: list[str], env: dict[str, str] | None = None) -> Master:
+            return start(args, ready=False, env=env)
 
-        yield start
+        yield start_unready

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import write_config
+from support.master import write_config
 
 SLOWLORIS = 2000
 SLOW_BODIES = 50
@@ -118,7 +118,8 @@ worker_ready = 10
     latencies, failures, threads_seen = [], [], set()
     workers = list(master.workers())
     try:
-        time.sleep(2)  # the slow clients are all connected
+        # the slow clients press on the workers: they shed connections (and say so)
+        master.wait_for("connection_limit_reached", timeout=30)
         deadline = time.monotonic() + DURATION_S
         while time.monotonic() < deadline:
             started = time.monotonic()

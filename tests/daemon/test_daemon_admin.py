@@ -11,20 +11,10 @@ import sys
 import threading
 import time
 
-from master_harness import get, write_config
+from support.http import UnixHTTPConnection, get
+from support.master import master_config, write_config
 
 SAMPLE = re.compile(r'^(pyhttpd_\w+)(\{[^}]*\})? (\S+)$')
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
 
 
 def admin_get(path: str, target: str) -> tuple[int, str, str]:
@@ -164,17 +154,8 @@ def test_metrics_scraped_during_a_load_equal_the_requests_sent(start_master, tmp
 
 def test_readiness_is_503_while_the_master_drains(start_master, tmp_path):
     admin = tmp_path / "admin.sock"
-    config = write_config(tmp_path / "pyhttpd.toml", f"""
-workers = 1
-handler = "master_app:App"
-admin.listen = "unix:{admin}"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-[timeouts]
-graceful = 20
-""")
+    top = f'handler = "master_app:App"\nadmin.listen = "unix:{admin}"'
+    config = master_config(tmp_path / "pyhttpd.toml", top, workers=1, graceful=20)
     master = start_master(["--config", config])
     master.wait_for("ready")
     # A client that sends half a request and waits holds nothing up: the master's loop never

@@ -8,7 +8,9 @@ import sys
 import time
 
 import pytest
-from master_harness import get, master_env, write_config
+from support.http import get
+from support.master import master_env, write_config
+from support.polling import process_gone, wait_gone
 
 
 def wait_for_line(path, event: str, timeout: float = 15.0) -> dict:
@@ -21,14 +23,6 @@ def wait_for_line(path, event: str, timeout: float = 15.0) -> dict:
                     return json.loads(line)
         assert time.monotonic() < deadline, f"no {event!r} in {path} within {timeout}s"
         time.sleep(0.05)
-
-
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def run_pyhttpd(args, cwd) -> tuple[int, int, str]:
@@ -76,18 +70,15 @@ def test_daemon_pidfile_stop_and_second_start(tmp_path, daemon_config):
 
         _, status, stderr = run_pyhttpd(["--config", config], tmp_path)
         assert (status, stderr) == (1, f"pyhttpd: already running: pid {pid} holds the pidfile {pidfile}\n")
-        assert is_running(pid)
+        assert not process_gone(pid)
 
         os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while is_running(pid):
-            assert time.monotonic() < deadline, "the daemon did not stop within 15 s of TERM"
-            time.sleep(0.05)
+        assert wait_gone(pid, 15), "the daemon did not stop within 15 s of TERM"
         pid = None
         assert not pidfile.exists()
         assert wait_for_line(error_log, "stop")
     finally:
-        if pid is not None and is_running(pid):
+        if pid is not None and not process_gone(pid):
             os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("pyhttpd")

@@ -5,7 +5,9 @@ import signal
 import time
 
 import pytest
-from master_harness import get, master_env
+from support.http import get
+from support.master import master_env
+from support.polling import wait_until
 
 from pyhttpd.config import load_config
 from pyhttpd.daemon import states
@@ -24,13 +26,6 @@ def worker_environment(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", master_env()["PYTHONPATH"])
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.02)
-
-
 def test_spawn_ready_serve_terminate_reap(tmp_path, worker_environment):
     (tmp_path / "a.txt").write_text("A")
     listener = bind_tcp("http", "127.0.0.1", 0)
@@ -39,12 +34,12 @@ def test_spawn_ready_serve_terminate_reap(tmp_path, worker_environment):
     try:
         handle.spawn()
         assert handle.state == states.STARTING and handle.is_alive() and not handle.is_ready()
-        wait_until(lambda: handle.read_status() is not None and handle.is_ready(), 10, "ready line")
+        assert wait_until(lambda: handle.read_status() is not None and handle.is_ready(), 10), "ready line"
         assert get(listener.port, "/a.txt")[2] == b"A"
         assert handle.scoreboard.loop_heartbeat() > 0
         handle.terminate(grace_s=5)
         assert handle.state == states.DRAINING
-        wait_until(lambda: handle.reap() is not None, 10, "graceful exit")
+        assert wait_until(lambda: handle.reap() is not None, 10), "graceful exit"
         assert handle.state == states.EXITED and handle.exit_fields() == {"exit_code": 0}
         assert handle.status_fd() is None and handle.scoreboard is None
     finally:
@@ -60,8 +55,9 @@ def test_kill_if_overdue_escalates_after_the_grace(tmp_path, worker_environment)
     try:
         handle.spawn()
         handle.stop_fast(grace_s=0.0)  # a worker stuck in its import ignores nothing, but may linger
-        wait_until(lambda: handle.kill_if_overdue(time.monotonic()) or handle.reap() is not None, 5, "kill")
-        wait_until(lambda: handle.reap() is not None, 5, "reap")
+        killed = wait_until(lambda: handle.kill_if_overdue(time.monotonic()) or handle.reap() is not None, 10)
+        assert killed, "kill"
+        assert wait_until(lambda: handle.reap() is not None, 10), "reap"
         assert handle.returncode in (-signal.SIGQUIT, -signal.SIGKILL)
     finally:
         handle.kill()

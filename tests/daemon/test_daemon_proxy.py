@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from master_harness import write_config
 from support.load import KeepAliveClients
+from support.master import master_config, write_config
 from support.polling import wait_until
 from test_daemon_admin import admin_get
 
@@ -140,12 +140,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# "timeout check": without it a health check must answer within "inter" (300 ms), and on a
+# busy machine all three instances were marked down at once (haproxy answered 503s).
 HAPROXY = """
 global
     maxconn 1000
 defaults
     mode http
     timeout connect 2s
+    timeout check 3s
     timeout client 30s
     timeout server 30s
     retries 3
@@ -172,6 +175,17 @@ def proxied_instances(start_master, tmp_path, drain_delay: float = 0) -> tuple[l
     for master in masters:
         master.wait_for("ready")
     return ports, configs, masters
+
+
+def rolling_restart(start_master, masters: list, configs: list[str]) -> None:
+    """Stop each instance (SIGTERM) and start it again, the next one only once the balancer
+    sends the restarted one clients' requests again (its access log shows them)."""
+    for index, config in enumerate(configs):
+        masters[index].signal(signal.SIGTERM)
+        masters[index].wait_exit(20)
+        masters[index] = start_master(["--config", config])
+        masters[index].wait_for("ready")
+        masters[index].wait_for("access", path="/who", count=20, timeout=20)
 
 
 @contextmanager
@@ -201,12 +215,7 @@ def test_haproxy_with_send_proxy_v2_rolling_restarts_lose_nothing(start_master, 
         load = KeepAliveClients(front, "/who", clients=20, source="127.0.0.2")  # haproxy: 127.0.0.1
         try:
             assert wait_until(lambda: load.ok > 200, 10)
-            for index, config in enumerate(configs):
-                masters[index].signal(signal.SIGTERM)
-                masters[index].wait_exit(20)
-                masters[index] = start_master(["--config", config])
-                masters[index].wait_for("ready")
-                time.sleep(1.0)  # the health check sees it up again
+            rolling_restart(start_master, masters, configs)
         finally:
             load.stop()
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
@@ -319,12 +328,7 @@ def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, 
         load = KeepAliveClients(front, "/who", clients=20, source="127.0.0.2")
         try:
             assert wait_until(lambda: load.ok > 200, 10)
-            for index, config in enumerate(configs):
-                masters[index].signal(signal.SIGTERM)
-                masters[index].wait_exit(20)
-                masters[index] = start_master(["--config", config])
-                masters[index].wait_for("ready")
-                time.sleep(1.0)
+            rolling_restart(start_master, masters, configs)
         finally:
             load.stop()
     finally:
@@ -342,18 +346,8 @@ def test_nginx_with_x_forwarded_for_rolling_restarts_lose_nothing(start_master, 
 
 def test_term_with_a_drain_delay_turns_the_health_check_503_while_serving_on(start_master, tmp_path):
     admin = tmp_path / "admin.sock"
-    config = write_config(tmp_path / "c.toml", f"""
-workers = 2
-handler = "master_app:App"
-health_path = "/healthz"
-admin.listen = "unix:{admin}"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "-"
-[timeouts]
-drain_delay = 2
-""")
+    top = f'handler = "master_app:App"\nhealth_path = "/healthz"\nadmin.listen = "unix:{admin}"'
+    config = master_config(tmp_path / "c.toml", top, "drain_delay = 2", access_log="-")
     master = start_master(["--config", config])
     master.wait_for("ready")
     port = master.port

@@ -5,8 +5,10 @@ import socket
 import time
 
 import pytest
-from master_harness import get, static_config
+from support.http import get
 from support.load import RequestStream
+from support.master import static_config
+from support.polling import wait_until
 
 
 def generation_header(port: int) -> str | None:
@@ -19,29 +21,39 @@ def generation_header(port: int) -> str | None:
 
 @pytest.mark.slow
 def test_hup_under_continuous_load_fails_no_request(start_master, tmp_path, site):
-    """~20 s of load across two reloads: no request fails, and the new setting wins."""
+    """Load across two reloads, each until the old workers are gone and the new ones have
+    served a while: no request fails, and the new setting wins."""
     config = tmp_path / "pyhttpd.toml"
     static_config(config, site, "one")
     master = start_master(["--config", str(config)])
     master.wait_for("ready")
     load = RequestStream(lambda: generation_header(master.port), clients=4)
+
+    def started_after(moment: float) -> int:
+        return sum(1 for started, _, _ in list(load.results) if started > moment)
+
+    def only_generation(generation: int) -> bool:
+        titles = list(master.workers().values())
+        return len(titles) == 2 and all(f"gen={generation}" in title for title in titles)
+
     try:
-        time.sleep(3)
+        assert wait_until(lambda: len(load.results) >= 200, 20), "the load did not get going"
         for generation, header in ((2, "two"), (3, "three")):
             static_config(config, site, header)
             master.signal(signal.SIGHUP)
             master.wait_for("reload_end", generation=generation, timeout=30)
             switched_at = time.monotonic()
-            time.sleep(7)
+            assert wait_until(lambda generation=generation: only_generation(generation), 30), master.workers()
+            assert wait_until(lambda switched_at=switched_at: started_after(switched_at) >= 300, 30)
     finally:
         load.stop()
     failures = [outcome for _, _, outcome in load.failures()]
-    assert failures == [] and len(load.results) > 500
+    assert failures == [] and len(load.results) > 800
     after = {outcome for started, _, outcome in load.results if started > switched_at}
     assert after == {"three"}
     titles = master.workers().values()
     assert len(titles) == 2 and all("gen=3" in title for title in titles), titles
-    assert master.title() == "pyhttpd: master [r] gen=3 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=3 workers=2/2", 10), master.title()
 
 
 def test_hup_with_a_broken_config_or_handler_keeps_the_old_generation(start_master, tmp_path, site):
@@ -86,7 +98,7 @@ def test_a_new_generation_that_never_gets_ready_is_abandoned(start_master, tmp_p
     master.wait_for("worker_exited", worker_pid=stuck["worker_pid"])
     assert set(master.workers()) == old
     assert get(master.port, "/index.txt")[1]["X-Generation"] == "one"
-    assert master.title() == "pyhttpd: master [r] gen=1 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=1 workers=2/2", 10), master.title()
 
 
 def test_reload_binds_added_listeners_and_closes_removed_ones(start_master, tmp_path, site):
@@ -157,4 +169,4 @@ def test_a_rollout_failing_halfway_brings_the_old_generation_back(start_master, 
     titles = master.workers().values()
     assert len(titles) == 2 and all("gen=1" in title for title in titles), titles
     assert get(master.port, "/index.txt")[1]["X-Generation"] == "one"
-    assert master.title() == "pyhttpd: master [r] gen=1 workers=2/2"
+    assert wait_until(lambda: master.title() == "pyhttpd: master [r] gen=1 workers=2/2", 10), master.title()

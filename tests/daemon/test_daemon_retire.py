@@ -7,23 +7,37 @@ worker retires: a reload (HUP), max_requests, and TTOU.
 """
 
 import signal
-import time
 
-from master_harness import static_config
 from support.load import KeepAliveClients
+from support.master import static_config
 from support.polling import wait_until
 
 
-def test_five_reloads_under_keep_alive_load_fail_no_request(start_master, tmp_path, site):
+def loaded(start_master, tmp_path, site) -> tuple:
+    """A ready master serving ``site`` and 20 keep-alive clients on it, 200 answers in:
+    (master, load). The caller stops the load."""
     master = start_master(["--config", static_config(tmp_path / "c.toml", site, "g")])
     master.wait_for("ready")
     load = KeepAliveClients(master.port, "/index.txt", clients=20)
+    if not wait_until(lambda: load.ok > 200, 10):
+        load.stop()
+        raise AssertionError(f"the load did not get going: {load.ok} answers, {load.failures[:5]}")
+    return master, load
+
+
+def served_on(load: KeepAliveClients, requests: int) -> None:
+    """Wait until ``load`` has had ``requests`` more answered: the load goes on through each change."""
+    before = load.ok
+    assert wait_until(lambda: load.ok >= before + requests, 20), f"the load stalled at {load.ok}"
+
+
+def test_five_reloads_under_keep_alive_load_fail_no_request(start_master, tmp_path, site):
+    master, load = loaded(start_master, tmp_path, site)
     try:
-        assert wait_until(lambda: load.ok > 200, 10)
         for generation in range(2, 7):
             master.signal(signal.SIGHUP)
             master.wait_for("reload_end", generation=generation, timeout=30)
-            time.sleep(1)
+            served_on(load, 100)
     finally:
         load.stop()
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)
@@ -48,18 +62,15 @@ def test_max_requests_recycling_under_keep_alive_load_fails_no_request(start_mas
 
 
 def test_ttin_and_ttou_under_keep_alive_load_fail_no_request(start_master, tmp_path, site):
-    master = start_master(["--config", static_config(tmp_path / "c.toml", site, "g")])
-    master.wait_for("ready")
-    load = KeepAliveClients(master.port, "/index.txt", clients=20)
+    master, load = loaded(start_master, tmp_path, site)
     try:
-        assert wait_until(lambda: load.ok > 200, 10)
         for _ in range(3):
             master.signal(signal.SIGTTIN)
             assert wait_until(lambda: len(master.workers()) == 3, 10)
-            time.sleep(0.5)
+            served_on(load, 50)
             master.signal(signal.SIGTTOU)
             assert wait_until(lambda: len(master.workers()) == 2, 15)
-            time.sleep(0.5)
+            served_on(load, 50)
     finally:
         load.stop()
     assert load.failures == [] and load.ok > 1000, (load.failures[:5], load.ok)

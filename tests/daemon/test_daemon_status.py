@@ -9,26 +9,15 @@ import sys
 import threading
 import time
 
-from master_harness import get, write_config
+from support.http import get
+from support.master import master_config
 
 from pyhttpd.daemon.status_command import find_status_file
 
 
 def config(tmp_path, pidfile) -> str:
-    return write_config(tmp_path / "pyhttpd.toml", f"""
-workers = 2
-threads = 4
-handler = "master_app:App"
-name = "st"
-pidfile = "{pidfile}"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-[timeouts]
-worker_ready = 10
-graceful = 10
-""")
+    return master_config(tmp_path / "pyhttpd.toml",
+                         f'handler = "master_app:App"\nname = "st"\npidfile = "{pidfile}"')
 
 
 def status(*args: str) -> subprocess.CompletedProcess:

@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from master_harness import REPO, get, master_env, static_config
 from support import rpc_client
+from support.http import get
+from support.master import master_env, static_config
+from support.paths import REPO
 
 WORKERS_DIR = REPO / "tests" / "workers"
 QUICK = ["-b", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]

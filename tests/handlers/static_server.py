@@ -11,7 +11,8 @@ import email.parser
 import email.policy
 import http.client
 import io
-import threading
+
+from support.inprocess import serving as serving_in_thread
 
 from pyhttpd.handlers.servers import ThreadingHTTPServer
 from pyhttpd.handlers.static import SimpleHTTPRequestHandler
@@ -39,15 +40,8 @@ class RfcHandler(QuietHandler):
 def serving(handler_class):
     """Serve ``handler_class`` on an ephemeral port of 127.0.0.1; yield (host, port)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving_in_thread(server, SHUTDOWN_TIMEOUT_S):
         yield server.server_address[:2]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(SHUTDOWN_TIMEOUT_S)
-        assert not thread.is_alive(), "the server thread did not stop"
 
 
 class Response:

@@ -7,6 +7,7 @@ and every loop a bound. The last section checks standard-library behaviours on a
 that has no socket at all.
 """
 
+import contextlib
 import io
 import socket
 import threading
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import pytest
+from support.inprocess import serving
 
 from pyhttpd.handlers.base import BaseHTTPRequestHandler
 from pyhttpd.handlers.servers import ThreadingHTTPServer
@@ -88,23 +90,15 @@ class LenientAppHandler(AppHandler):
 @pytest.fixture
 def serve():
     """``serve(handler_class)`` starts a server on 127.0.0.1 and returns (address, log)."""
-    running = []
+    with contextlib.ExitStack() as running:
 
-    def start(handler_class=AppHandler):
-        log: list[str] = []
-        handler = type(handler_class.__name__, (handler_class,), {"log": log})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return server.server_address[:2], log
+        def start(handler_class=AppHandler):
+            log: list[str] = []
+            handler = type(handler_class.__name__, (handler_class,), {"log": log})
+            server = running.enter_context(serving(ThreadingHTTPServer(("127.0.0.1", 0), handler), TIMEOUT))
+            return server.server_address[:2], log
 
-    yield start
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
-        assert not thread.is_alive()
+        yield start
 
 
 @dataclass

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.inprocess import serving
 
 from pyhttpd.handlers.cgi import CGIHTTPRequestHandler
 from pyhttpd.handlers.servers import ThreadingHTTPServer
@@ -100,15 +100,10 @@ def site() -> Iterator[Site]:
         def log_message(self, format: str, *args: object) -> None:
             log.append(format % args)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        yield Site(root, server, Handler, log)
+        with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+            yield Site(root, server, Handler, log)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
         shutil.rmtree(root)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.polling import wait_gone
 
 from pyhttpd.handlers.cgi.errors import CGIBadResponse, CGILaunchError, CGITimeout
 from pyhttpd.handlers.cgi.headers import parse_cgi_headers
@@ -55,23 +56,6 @@ def run(script: Path, body: bytes | None = None, length: int | None = None, **li
 def read_all(response: CGIResponse) -> bytes:
     with response:
         return b"".join(response.iter_body())
-
-
-def process_gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")  # a zombie is dead; whether init reaps it is not ours
-
-
-def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process_gone(pid):
-            return True
-        time.sleep(0.02)
-    return process_gone(pid)
 
 
 def test_hello(script_dir: Path) -> None:
@@ -153,7 +137,7 @@ def test_timeout_kills_the_whole_process_group(script_dir: Path) -> None:
     assert caught.value.status == 504
     assert caught.value.returncode == -9
     grandchild = int(caught.value.stderr.split()[0])
-    assert wait_until_gone(grandchild)
+    assert wait_gone(grandchild, 10)
 
 
 def test_timeout_while_streaming_the_body(script_dir: Path) -> None:

@@ -13,12 +13,12 @@ import io
 import json
 import os
 import socket
-import threading
 import time
 import urllib.parse
 
 import pytest
 from static_server import PlainWriter
+from support.inprocess import serving
 
 from pyhttpd.handlers.servers import ThreadingHTTPServer
 from pyhttpd.handlers.static import SimpleHTTPRequestHandler, is_not_modified_since
@@ -40,15 +40,8 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def running_server(handler_class, **server_kwargs):
     """Serve ``handler_class`` on an ephemeral port of 127.0.0.1 until the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class, **server_kwargs)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server, SHUTDOWN_TIMEOUT_S):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(SHUTDOWN_TIMEOUT_S)
-        assert not thread.is_alive(), "the server thread did not stop"
 
 
 @pytest.fixture

@@ -11,14 +11,11 @@ import json
 import os
 import socket
 import struct
-import sys
 import threading
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-from master_harness import Master, master_env, write_config  # noqa: E402
+from support.master import master_config, master_env, started_masters
+from support.paths import write_files
 
 TIMEOUT_S = 10
 SMALL = os.urandom(1024)
@@ -29,27 +26,11 @@ MAX_HEAD_LINES = 50
 
 @pytest.fixture
 def port(tmp_path):
-    root = tmp_path / "site"
-    (root / "dir").mkdir(parents=True)
-    (root / "small.bin").write_bytes(SMALL)
-    (root / "medium.bin").write_bytes(MEDIUM)
-    (root / "large.bin").write_bytes(LARGE)
-    (root / "dir" / "entry.txt").write_text("listed\n")
-    config = write_config(tmp_path / "pyhttpd.toml", f"""
-workers = 1
-threads = 2
-directory = "{root}"
-[[listen]]
-address = "127.0.0.1:0"
-[logs]
-access_log = "off"
-""")
-    master = Master(["--config", config], tmp_path, master_env())
-    try:
-        master.wait_for("ready")
-        yield master.port
-    finally:
-        master.kill_session()
+    root = write_files(tmp_path / "site", {"small.bin": SMALL, "medium.bin": MEDIUM, "large.bin": LARGE,
+                                           "dir/entry.txt": "listed\n"})
+    config = master_config(tmp_path / "pyhttpd.toml", f'directory = "{root}"', workers=1, threads=2)
+    with started_masters(tmp_path, master_env()) as start:
+        yield start(["--config", config]).port
 
 
 def get(path: str, extra: str = "") -> bytes:

@@ -1,22 +1,17 @@
 """Fixtures of the logging tests: real masters (``python -m pyhttpd.daemon``) on 127.0.0.1.
 
-The master is the daemon tests' ``master_harness.Master``: its stderr is a pipe read line
+The master is tests/support/master.py's ``Master``: its stderr is a pipe read line
 by line by a thread, so a test waits for an event with a deadline. Workers import handlers
 from this directory (``log_apps``). JOURNAL_STREAM is removed from the environment, so "-"
 means stderr (the pipe) whatever runs the tests. Teardown kills each master's session.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
+from support.master import started_masters, stderr_logging_env
 
 HERE = Path(__file__).resolve().parent
-DAEMON_TESTS = HERE.parent / "daemon"
-if str(DAEMON_TESTS) not in sys.path:
-    sys.path.insert(0, str(DAEMON_TESTS))
-
-from master_harness import started_masters, stderr_logging_env  # noqa: E402
 
 
 @pytest.fixture

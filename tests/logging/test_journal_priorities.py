@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}

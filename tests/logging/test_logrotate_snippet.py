@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from log_checks import parse_lines
-from master_harness import get
+from support.http import get
 from support.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

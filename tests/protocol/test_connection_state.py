@@ -13,6 +13,7 @@ from pyhttpd.protocol.connection_state import (
     Timeouts,
     TLSOnPlainPort,
 )
+from pyhttpd.protocol.proxy_protocol import ProxyHeaderError
 
 T = Timeouts(keepalive=5, request_head=10, request_body=30, request=60, linger=2, retire_idle=1, min_rate=100)
 GET = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -327,3 +328,80 @@ def test_every_state_is_in_the_table_and_closing_is_always_possible():
     assert set(TRANSITIONS) == set(State)
     for state, targets in TRANSITIONS.items():
         assert state == State.CLOSED or State.CLOSED in targets
+
+
+# -- every move of the table, driven through the machine's own API --------------------------
+
+PROXY_V1 = b"PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n"
+
+
+def in_state(state: State) -> ConnectionState:
+    """A machine brought to ``state`` the way a worker's loop brings it there."""
+    if state == State.PROXY:
+        return machine(proxy=True)
+    if state == State.HANDSHAKE:
+        return machine(tls=True)
+    conn = machine()
+    if state == State.READING_HEAD:
+        conn.receive(GET[:5], 1.0)
+    elif state == State.READING_BODY:
+        conn.receive(post(b"abc")[:-1], 1.0)
+    elif state in (State.READY, State.SERVING, State.SENDING, State.LINGERING):
+        conn.receive(GET, 1.0)
+        if state != State.READY:
+            conn.start_serving(1.0)
+        if state == State.SENDING:
+            conn.response_made(False, output_pending=True, now=1.0)
+        elif state == State.LINGERING:
+            conn.response_made(True, output_pending=False, now=1.0)
+    elif state == State.CLOSED:
+        conn.close(1.0)
+    assert conn.state == state
+    return conn
+
+
+@pytest.mark.parametrize("state", list(State), ids=lambda state: state.value)
+def test_close_ends_a_connection_in_every_state_and_only_once(state):
+    conn = in_state(state)
+    conn.close(2.0)
+    assert conn.state == State.CLOSED and conn.deadline() is None
+    conn.close(3.0)  # closing what is closed is no move
+    assert (conn.state, conn.since) == (State.CLOSED, 1.0 if state == State.CLOSED else 2.0)
+
+
+def test_a_proxy_header_in_pieces_leads_a_plain_connection_to_idle_and_keeps_the_stream():
+    conn = in_state(State.PROXY)
+    assert conn.receive_proxy_header(PROXY_V1[:10], 1.0) == 10  # incomplete: all of it is header
+    assert conn.state == State.PROXY and conn.proxy_header is None
+    # the rest of the header and the stream after it, as a peek sees them: only the header is taken
+    taken = conn.receive_proxy_header(PROXY_V1[10:] + GET, 2.0)
+    assert taken == len(PROXY_V1) - 10
+    assert (conn.state, conn.since) == (State.IDLE, 2.0)
+    assert conn.proxy_header.client == ("192.0.2.7", 40000)
+    assert conn.receive(GET, 3.0) == State.READY  # the request, untouched by the header
+
+
+def test_a_proxy_header_leads_a_tls_connection_to_its_handshake():
+    conn = machine(proxy=True, tls=True)
+    assert conn.receive_proxy_header(PROXY_V1, 1.0) == len(PROXY_V1)
+    assert conn.state == State.HANDSHAKE
+    conn.handshake_done(2.0)
+    assert conn.state == State.IDLE
+    with pytest.raises(InvalidTransition):
+        conn.receive_proxy_header(PROXY_V1, 3.0)  # one header per connection
+
+
+def test_a_malformed_proxy_header_is_refused_and_the_state_stays():
+    conn = in_state(State.PROXY)
+    with pytest.raises(ProxyHeaderError):
+        conn.receive_proxy_header(b"PROXY NONSENSE\r\n", 1.0)
+    assert conn.state == State.PROXY
+
+
+def test_a_handshake_that_fails_lingers_or_closes():
+    assert in_state(State.HANDSHAKE).state == State.HANDSHAKE
+    failed = in_state(State.HANDSHAKE)
+    failed.linger(1.0)  # an alert sent: the client's last bytes are dropped
+    assert failed.state == State.LINGERING and failed.deadline() == 1.0 + T.linger
+    with pytest.raises(InvalidTransition):
+        in_state(State.HANDSHAKE).start_serving(1.0)

@@ -1,5 +1,5 @@
 """Processes started in their own session and killed whole at teardown: what the master
-harnesses (tests/daemon/master_harness.py, tests/systemd/sd_harness.py) have in common.
+harness (tests/support/master.py) rests on.
 
 A master forks workers, which may fork CGI scripts: a new session makes the master the leader
 of a process group that holds them all, so one ``killpg`` leaves nothing behind, whatever

@@ -1,18 +1,9 @@
-"""Fixtures of the systemd tests: a site, a NOTIFY_SOCKET receiver, masters killed at teardown."""
-
-from pathlib import Path
+"""Fixtures of the systemd tests: a NOTIFY_SOCKET receiver, and masters killed at teardown
+(``site`` is tests/conftest.py's)."""
 
 import pytest
-from sd_harness import Master, NotifyReceiver
-from support.sessions import killed_at_exit
-
-
-@pytest.fixture
-def site(tmp_path) -> Path:
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "index.txt").write_text("hello\n")
-    return root
+from sd_harness import NotifyReceiver, exec_prefix
+from support.master import Master, started_masters
 
 
 @pytest.fixture
@@ -25,11 +16,13 @@ def receiver():
 
 @pytest.fixture
 def start_master(tmp_path):
-    with killed_at_exit() as started:
+    """``start_master(args, env, own_pid_vars=(), listen_fd=None)``: a master with exactly
+    ``env``, not waited for (see ``exec_prefix``); each is killed with its workers at teardown."""
+    with started_masters(tmp_path, {}) as start:
 
-        def start(args: list[str], env: dict[str, str], **options) -> Master:
-            master = Master(args, tmp_path, env, **options)
-            started.append(master)
-            return master
+        def start_with(args: list[str], env: dict[str, str], own_pid_vars: tuple[str, ...] = (),
+                       listen_fd: int | None = None) -> Master:
+            return start(args, ready=False, env=env, prefix=exec_prefix(own_pid_vars, listen_fd),
+                         pass_fds=() if listen_fd is None else (listen_fd,))
 
-        yield start
+        yield start_with

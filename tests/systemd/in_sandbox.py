@@ -7,8 +7,8 @@ Installs pyhttpd with scripts/install-systemd (the shipped units, only paths sub
 then runs the scenario's steps with systemctl, curl and a stream of HTTP clients. Each step
 is recorded in OUTDIR/SCENARIO.json ({"steps": [{name, ok, detail, seconds}], "artefacts":
 {...}}); the first failing step ends the scenario. test_systemd_sandbox.py, on the host,
-reads that file and asserts. Standard library only: this runs as root in the sandbox, with
-the checkout's interpreter.
+reads that file and asserts. Standard library and tests/support only (test_systemd_sandbox.py
+puts tests/ on PYTHONPATH): this runs as root in the sandbox, with the checkout's interpreter.
 """
 
 import http.client
@@ -16,13 +16,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
+
+from support.http import get as http_get
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = Path("/etc/pyhttpd/pyhttpd.toml")
@@ -106,28 +107,10 @@ def _listening(port: int) -> bool:
 
 
 def get(path: str = "/", timeout: float = 10.0, unix: str | None = None) -> tuple[int, dict, bytes]:
-    """One GET on a fresh connection: (status, headers, body)."""
-    if unix:
-        conn = _UnixConnection(unix, timeout)
-    else:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
+    """One GET on a fresh connection to the site (or the unix socket ``unix``): (status,
+    headers with lower-case names, body)."""
+    status, headers, body = http_get(PORT, path, timeout, unix=unix)
+    return status, {name.lower(): value for name, value in headers.items()}, body
 
 
 SITE_SOCKET = "/run/pyhttpd-site.sock"  # pyhttpd@site.socket's
@@ -199,6 +182,13 @@ class Stream:
 
     def summary(self) -> str:
         return f"{len(self.results)} requests, {len(self.failures())} failed: {self.failures()[:5]}"
+
+    def served(self, count: int, what: str, timeout: float = STEP_TIMEOUT_S) -> None:
+        """Wait until ``count`` more requests than now have been answered (200 or not): the
+        clients are under way, or have gone on for a while."""
+        with self._lock:
+            target = len(self.results) + count
+        wait_until(what, lambda: len(self.results) >= target, timeout)
 
 
 def journal(*args: str) -> str:
@@ -334,12 +324,12 @@ def scenario_main(s: Scenario) -> None:
     def reload_ok() -> str:
         write_config(marker="v2")
         with Stream(clients=20, keep_alive=True) as stream:
-            time.sleep(0.3)
+            stream.served(40, "the stream under way")
             started = time.monotonic()
             done = run("systemctl", "reload", "pyhttpd", ok=False, timeout=60)
             took = time.monotonic() - started
             after = [get() for _ in range(5)]  # new connections, right after reload returned
-            time.sleep(0.3)
+            stream.served(40, "the stream going on after the reload")
         check(done.returncode == 0, f"systemctl reload exited {done.returncode}: {done.stderr}")
         check(all(status == 200 and h.get("x-config") == "v2" for status, h, _ in after),
               f"after reload returned: {[(st, h.get('x-config')) for st, h, _ in after]}")
@@ -352,7 +342,7 @@ def scenario_main(s: Scenario) -> None:
     def reload_broken() -> str:
         CONFIG.write_text(CONFIG.read_text().replace("workers = 2", "workers = 0"))
         with Stream() as stream:
-            time.sleep(0.2)
+            stream.served(10, "the stream under way")
             done = run("systemctl", "reload", "pyhttpd", ok=False, timeout=60)
             after = [get() for _ in range(3)]
         check(done.returncode != 0, "systemctl reload exited 0 with a broken config")
@@ -552,7 +542,7 @@ def scenario_idle(s: Scenario) -> None:
         wait_until("idle exit again", lambda: prop("pyhttpd.service", "ActiveState") != "active", timeout=15,
                    interval=0.01)
         with Stream(clients=3) as stream:
-            time.sleep(1.0)
+            stream.served(30, "requests through the idle exit")
         check(not stream.failures(), stream.summary())
         return stream.summary()
     s.step("7c. requests during the idle exit itself: none refused or failed", burst_at_exit)
@@ -589,10 +579,10 @@ def _restart_under_stream(s: Scenario, label: str) -> None:
     def restart() -> str:
         before = prop("pyhttpd.service", "MainPID")
         with Stream(clients=20, keep_alive=True) as stream:
-            time.sleep(0.5)
+            stream.served(40, "the stream under way")
             run("systemctl", "restart", "pyhttpd", timeout=60)
             after = prop("pyhttpd.service", "MainPID")
-            time.sleep(1.0)
+            stream.served(100, "the stream going on after the restart")
         check(after not in ("0", before), f"MainPID {before} -> {after}")
         check(not stream.failures(), stream.summary())
         served_after = [at for at, outcome in stream.results if outcome == 200]

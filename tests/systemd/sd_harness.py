@@ -4,25 +4,18 @@
 each message is recorded with the sender's PID, as systemd sees it. File descriptors sent
 along (FDSTORE=1) are kept; the one sent with BARRIER=1 is closed at once, as systemd does.
 
-``Master`` runs ``python -m pyhttpd.daemon`` in its own session, its log in a file; teardown
-kills the session. ``own_pid_vars`` are variables that must name the master's own PID
-(LISTEN_PID, WATCHDOG_PID) by exec'ing it from bash (dash redirects one-digit fds only).
+Masters are tests/support/master.py's ``Master``, started through ``exec_prefix`` where the
+test passes a listening socket or needs variables that name the master's own PID.
 """
 
-import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.sessions import SessionProcess
-
-REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 15.0
 _UCRED = struct.Struct("iII")
 
@@ -118,52 +111,16 @@ class NotifyReceiver:
                     pass
 
 
-class Master(SessionProcess):
-    """A master process (``python -m pyhttpd.daemon ARGS``) with its log in ``log_path``."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], own_pid_vars: tuple[str, ...] = (),
-                 listen_fd: int | None = None) -> None:
-        self.log_path = cwd / f"master-{time.monotonic_ns()}.log"
-        argv = [sys.executable, "-m", "pyhttpd.daemon", *args]
-        shell = []
-        if listen_fd is not None:  # as systemd passes it: fd 3
-            shell.append(f"exec 3<&{listen_fd} {listen_fd}<&-;")
-        if own_pid_vars:
-            shell.append("export " + " ".join(f"{name}=$$" for name in own_pid_vars) + ";")
-        if shell:
-            argv = ["bash", "-c", " ".join(shell) + ' exec "$@"', "bash", *argv]
-        with open(self.log_path, "wb") as log:
-            super().__init__(argv, cwd, env, stdout=log, stderr=subprocess.STDOUT,
-                             pass_fds=() if listen_fd is None else (listen_fd,))
-
-    def events(self) -> list[dict]:
-        records = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-        return records
-
-    def wait_event(self, event: str, timeout: float = WAIT_S) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            gone = self.proc.poll() is not None  # before reading: its last lines are then in the file
-            found = [e for e in self.events() if e.get("event") == event]
-            if found:
-                return found[0]
-            if gone or time.monotonic() > deadline:
-                raise AssertionError(f"no {event!r} event; log:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def wait_exit(self, timeout: float = WAIT_S) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            tail = self.log_path.read_text()[-3000:]
-            raise AssertionError(f"still running after {timeout}s; log:\n{tail}") from None
+def exec_prefix(own_pid_vars: tuple[str, ...] = (), listen_fd: int | None = None) -> list[str]:
+    """A ``Master`` prefix that starts it as systemd does: ``listen_fd`` moved to fd 3, and
+    ``own_pid_vars`` (LISTEN_PID, WATCHDOG_PID) naming its own PID, by exec'ing it from bash
+    (dash redirects one-digit fds only). [] when there is nothing to set."""
+    shell = []
+    if listen_fd is not None:
+        shell.append(f"exec 3<&{listen_fd} {listen_fd}<&-;")
+    if own_pid_vars:
+        shell.append("export " + " ".join(f"{name}=$$" for name in own_pid_vars) + ";")
+    return ["bash", "-c", " ".join(shell) + ' exec "$@"', "bash"] if shell else []
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -181,16 +138,3 @@ def write_config(path: Path, site: Path, extra: str = "", listen: str = "127.0.0
                     f'[[listen]]\naddress = "{listen}"\nname = "http"\n'
                     "[timeouts]\ngraceful = 5\nworker_ready = 10\n")
     return path
-
-
-def get(port: int, path: str = "/", timeout: float = 5.0) -> int:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()

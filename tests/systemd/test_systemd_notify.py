@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sd_harness import NotifyReceiver, clean_env, get, write_config
+from sd_harness import NotifyReceiver, clean_env, write_config
+from support.http import get
+from support.polling import wait_until
 
 from pyhttpd.daemon.systemd.activation import STORE_PREFIX, endpoint_from_store_name
 from pyhttpd.daemon.systemd.run_state import monotonic_usec
@@ -27,10 +29,11 @@ def test_ready_reload_stop_is_the_exact_sequence(kind, tmp_path, site, start_mas
         config = write_config(tmp_path / "pyhttpd.toml", site)
         master = start_master(["--config", str(config)], clean_env(NOTIFY_SOCKET=receiver.address))
         ready = receiver.wait_for("READY", "1")
-        # READY=1 only once every worker of the first generation has reported ready.
-        assert len([e for e in master.events() if e.get("event") == "worker_ready"]) == 2
+        # READY=1 only once every worker of the first generation has reported ready (its
+        # STATUS says so; the log lines come through another channel, waited for)
         assert ready.fields["STATUS"] == "Serving generation 1: 2 workers (0 busy, 2 idle)."
-        assert get(master.wait_event("listening")["port"], "/index.txt") == 200
+        master.wait_for("worker_ready", count=2)
+        assert get(master.wait_for("listening")["port"], "/index.txt")[0] == 200
 
         before = monotonic_usec()
         master.signal(signal.SIGHUP)
@@ -73,7 +76,7 @@ def test_status_counts_busy_workers_and_is_refreshed(tmp_path, site, receiver, s
     env = clean_env(NOTIFY_SOCKET=receiver.address, PYTHONPATH=str(HERE))
     master = start_master(["--config", str(config)], env)
     receiver.wait_for("READY", "1")
-    port = master.wait_event("listening")["port"]
+    port = master.wait_for("listening")["port"]
     mark = receiver.mark()
     slow = threading.Thread(target=get, args=(port, "/2", 10), daemon=True)
     slow.start()
@@ -94,14 +97,16 @@ def test_watchdog_pings_every_half_interval_only_when_watchdog_pid_matches(tmp_p
             master = start_master(["--config", str(config)], env,
                                   own_pid_vars=("WATCHDOG_PID",) if own_pid else ())
             receiver.wait_for("READY", "1")
-            time.sleep(1.2)
-            pings = [m.at for m in receiver.messages if m.has("WATCHDOG")]
             if expected:
-                assert len(pings) >= 4, pings
-                gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-                assert max(gaps) < 0.4, gaps  # every 0.2 s, well within WATCHDOG_USEC
+                receiver.wait_for("WATCHDOG", "1", count=6, timeout=15)
+                pings = [m.at for m in receiver.messages if m.has("WATCHDOG")]
+                gaps = sorted(b - a for a, b in zip(pings, pings[1:], strict=False))
+                # every 0.2 s: half the interval, not once per interval (a late tick on a
+                # busy machine moves one gap, not the median); 3 s bounds any gap
+                assert gaps[len(gaps) // 2] < 0.3 and gaps[-1] < 3, gaps
             else:
-                assert pings == []
+                time.sleep(1.2)  # six pings' time: an absence is watched for a while
+                assert not [m for m in receiver.messages if m.has("WATCHDOG")]
             master.signal(signal.SIGTERM)
             assert master.wait_exit() == 0
         finally:
@@ -114,11 +119,11 @@ def test_a_drain_that_makes_progress_extends_the_stop_timeout(tmp_path, site, re
     env = clean_env(NOTIFY_SOCKET=receiver.address, PYTHONPATH=str(HERE))
     master = start_master(["--config", str(config)], env)
     receiver.wait_for("READY", "1")
-    port = master.wait_event("listening")["port"]
+    port = master.wait_for("listening")["port"]
     result = {}
-    slow = threading.Thread(target=lambda: result.update(status=get(port, "/7", 20)), daemon=True)
+    slow = threading.Thread(target=lambda: result.update(status=get(port, "/7", 20)[0]), daemon=True)
     slow.start()
-    time.sleep(0.5)
+    master.wait_busy()
     master.signal(signal.SIGTERM)
     receiver.wait_for("STOPPING", "1")
     extend = receiver.wait_for("EXTEND_TIMEOUT_USEC", timeout=8)
@@ -136,7 +141,7 @@ def test_the_fd_store_keeps_the_socket_across_a_restart(tmp_path, site, receiver
     assert name.startswith(STORE_PREFIX) and ":" not in name
     assert endpoint_from_store_name(name) == ("tcp", "127.0.0.1", 0, None)
     [fd] = stored.fds
-    port = first.wait_event("listening")["port"]
+    port = first.wait_for("listening")["port"]
     assert socket.socket(fileno=os.dup(fd)).getsockname()[1] == port
     receiver.wait_for("READY", "1")
     first.signal(signal.SIGTERM)
@@ -150,12 +155,12 @@ def test_the_fd_store_keeps_the_socket_across_a_restart(tmp_path, site, receiver
         env = clean_env(NOTIFY_SOCKET=receiver.address, LISTEN_FDS="1", LISTEN_FDNAMES=name)
         second = start_master(["--config", str(config)], env, own_pid_vars=("LISTEN_PID",), listen_fd=fd)
         assert waiting.getresponse().status == 200  # served by the restarted master
-        systemd_line = second.wait_event("systemd")
+        systemd_line = second.wait_for("systemd")
         assert systemd_line["taken_from_fdstore"] == [f"127.0.0.1:{port}"]
         assert systemd_line["socket_activated"] is False
     finally:
         waiting.close()
-    assert second.wait_event("listening")["port"] == port
+    assert second.wait_for("listening")["port"] == port
     second.signal(signal.SIGTERM)
     assert second.wait_exit() == 0
 
@@ -176,10 +181,7 @@ def test_daemonized_the_started_process_names_the_daemon_in_mainpid(tmp_path, si
     assert int(pidfile.read_text()) == daemon_pid
     os.kill(daemon_pid, signal.SIGTERM)
     receiver.wait_for("STOPPING", "1")
-    deadline = time.monotonic() + 15
-    while pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not pidfile.exists()
+    assert wait_until(lambda: not pidfile.exists(), 15)
     assert {m.pid for m in receiver.messages if not m.has("MAINPID") and not m.has("BARRIER")
             and not m.has("FDSTORE")} == {daemon_pid}
 
@@ -189,7 +191,7 @@ def test_workers_inherit_no_service_manager_variable(tmp_path, site, receiver, s
     env = clean_env(NOTIFY_SOCKET=receiver.address, WATCHDOG_USEC="10000000")
     master = start_master(["--config", str(config)], env, own_pid_vars=("WATCHDOG_PID",))
     receiver.wait_for("READY", "1")
-    worker = master.wait_event("worker_spawned")["worker_pid"]
+    worker = master.wait_for("worker_spawned")["worker_pid"]
     environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
     names = {item.split(b"=", 1)[0].decode() for item in environ if item}
     assert not names & {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"}

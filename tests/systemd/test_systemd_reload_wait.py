@@ -33,8 +33,8 @@ def start(tmp_path: Path, site: Path, start_master) -> tuple:
     pidfile = tmp_path / "pyhttpd.pid"
     config = write_config(tmp_path / "pyhttpd.toml", site, extra='response_headers = [["X-Config", "v1"]]')
     master = start_master(["--config", str(config), "--pidfile", str(pidfile)], clean_env())
-    master.wait_event("ready")
-    return master, config, pidfile, master.wait_event("listening")["port"]
+    master.wait_for("ready")
+    return master, config, pidfile, master.wait_for("listening")["port"]
 
 
 def test_it_returns_0_once_the_new_configuration_is_what_is_served(tmp_path, site, start_master):

@@ -27,7 +27,9 @@ def test_scenario_under_a_real_systemd(scenario, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     console = tmp_path / "console.txt"
-    command = [sys.executable, str(HERE / "in_sandbox.py"), scenario, str(out)]
+    # through env: tests/support importable by in_sandbox.py, which runs as a script
+    command = ["env", f"PYTHONPATH={HERE.parent}", sys.executable, str(HERE / "in_sandbox.py"), scenario,
+               str(out)]
     with console.open("w") as output:
         try:
             done = systemd_sandbox.run(command, binds=[REPO, out], timeout=SANDBOX_TIMEOUT_S, cwd=str(REPO),

@@ -1,22 +1,17 @@
-"""Fixtures of the TLS tests: a test CA, a static site, and real masters on 127.0.0.1.
+"""Fixtures of the TLS tests: a test CA and real masters on 127.0.0.1 (``site`` is tests/conftest.py's).
 
-The master is the daemon tests' ``master_harness.Master`` (``python -m pyhttpd.daemon``
+The master is tests/support/master.py's ``Master`` (``python -m pyhttpd.daemon``
 with its stderr read line by line, so a test waits for an event with a deadline). Workers
 import handlers from this directory (``tls_apps``). Teardown kills each master's session.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
+from support.master import started_masters, stderr_logging_env
+from tls_pki import PKI
 
 HERE = Path(__file__).resolve().parent
-DAEMON_TESTS = HERE.parent / "daemon"
-if str(DAEMON_TESTS) not in sys.path:
-    sys.path.insert(0, str(DAEMON_TESTS))
-
-from master_harness import started_masters, stderr_logging_env  # noqa: E402
-from tls_pki import PKI  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +24,6 @@ def pki(tmp_path_factory) -> PKI:
 def server_cert(pki):
     """A valid server certificate for 127.0.0.1 and localhost, signed by ``pki``."""
     return pki.issue("server")
-
-
-@pytest.fixture
-def site(tmp_path) -> Path:
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "index.txt").write_text("hello over tls\n")
-    (root / "other.txt").write_text("another file\n")
-    return root
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_required_refuses_a_client_without_a_certificate_and_logs_the_subject_of
     failed = master.wait_for("tls_handshake_failed")
     assert failed["reason"] == "peer did not return a certificate"
     served = _get(master.port, pki, "--cert", str(alice.cert), "--key", str(alice.key))
-    assert (served.returncode, served.stdout) == (0, "hello over tls\n"), served.stderr
+    assert (served.returncode, served.stdout) == (0, "hello from site\n"), served.stderr
     line = master.wait_for("access", path="/index.txt")
     assert (line["status"], line["tls_client"]) == (200, "O=clients,CN=alice")
 
@@ -39,7 +39,7 @@ def test_optional_serves_both_and_names_the_one_with_a_certificate(start_master,
                                                                    pki, alice):
     master = _master(start_master, tmp_path, site, server_cert, pki, "optional")
     anonymous = _get(master.port, pki)
-    assert (anonymous.returncode, anonymous.stdout) == (0, "hello over tls\n"), anonymous.stderr
+    assert (anonymous.returncode, anonymous.stdout) == (0, "hello from site\n"), anonymous.stderr
     assert master.wait_for("access", path="/index.txt")["tls_client"] is None
     named = _get(master.port, pki, "--cert", str(alice.cert), "--key", str(alice.key))
     assert named.returncode == 0, named.stderr

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from master_harness import stderr_logging_env
+from support.master import stderr_logging_env
 from tls_harness import HOST, client_hello, curl, free_port, https_get, negotiated, s_client, tls_config
 
 HERE = Path(__file__).resolve().parent  # handlers (tls_apps) are imported from here
@@ -37,7 +37,7 @@ def test_curl_gets_200_over_keepalive_and_access_log_has_tls(https_master, pki):
     done = curl("--cacert", str(pki.ca_cert), "-w", "|%{http_code} %{num_connects}|\n",
                 f"{url}/index.txt", f"{url}/other.txt")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "hello over tls\n|200 1|\nanother file\n|200 0|\n"  # 0: no new connection
+    assert done.stdout == "hello from site\n|200 1|\nanother file\n|200 0|\n"  # 0: no new connection
     first = https_master.wait_for("access", path="/index.txt")
     second = https_master.wait_for("access", path="/other.txt")
     for line in (first, second):
@@ -74,7 +74,7 @@ def test_tls12_client_is_served(https_master, pki):
     context = pki.client_context()
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     status, _, body, _ = https_get(https_master.port, context=context)
-    assert (status, body) == (200, b"hello over tls\n")
+    assert (status, body) == (200, b"hello from site\n")
     assert https_master.wait_for("access", tls_version="TLSv1.2")["status"] == 200
 
 
@@ -102,7 +102,7 @@ def test_right_password_serves(start_master, tmp_path, site, pki, server_cert):
                            str(server_cert.cert), "--tls-key", str(key),
                            "--tls-password-file", str(password_file)])
     done = curl("--cacert", str(pki.ca_cert), f"https://{HOST}:{master.port}/index.txt")
-    assert (done.returncode, done.stdout) == (0, "hello over tls\n"), done.stderr
+    assert (done.returncode, done.stdout) == (0, "hello from site\n"), done.stderr
 
 
 def test_mixed_http_and_https_listeners(start_master, tmp_path, site, pki, server_cert):
@@ -124,8 +124,8 @@ tls_key = "{server_cert.key}"
     assert master.wait_for("listening", name="secure")["port"] == tls_port
     plain = curl(f"http://{HOST}:{plain_port}/index.txt", timeout=10)
     secure = curl("--cacert", str(pki.ca_cert), f"https://{HOST}:{tls_port}/index.txt", timeout=10)
-    assert (plain.returncode, plain.stdout) == (0, "hello over tls\n"), plain.stderr
-    assert (secure.returncode, secure.stdout) == (0, "hello over tls\n"), secure.stderr
+    assert (plain.returncode, plain.stdout) == (0, "hello from site\n"), plain.stderr
+    assert (secure.returncode, secure.stdout) == (0, "hello from site\n"), secure.stderr
     assert master.wait_for("access", tls_version=None)["status"] == 200
     assert master.wait_for("access", tls_version="TLSv1.3")["status"] == 200
     wrong = curl("--cacert", str(pki.ca_cert), f"https://{HOST}:{plain_port}/index.txt", timeout=2)
@@ -169,7 +169,7 @@ def test_clients_breaking_the_protocol_do_not_kill_the_worker(https_master, pki)
         time.sleep(0.05)
         plain.close()
     status, _, body, _ = https_get(port, context=pki.client_context())
-    assert (status, body) == (200, b"hello over tls\n")
+    assert (status, body) == (200, b"hello from site\n")
     time.sleep(0.5)
     assert https_master.find("worker_exited") == []
 

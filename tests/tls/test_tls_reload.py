@@ -33,7 +33,7 @@ def install(source: Issued, live: Issued) -> None:
 def served_fingerprint_of_get(port: int, context: ssl.SSLContext) -> str:
     """The fingerprint of the certificate that served one HTTPS GET; raises unless it succeeded."""
     status, _, body, der = https_get(port, context=context, timeout=10)
-    if (status, body) != (200, b"hello over tls\n"):
+    if (status, body) != (200, b"hello from site\n"):
         raise RuntimeError(status)
     return der_fingerprint(der)
 
@@ -57,14 +57,17 @@ def test_hup_renews_the_certificate_without_failed_requests(start_master, tmp_pa
     second = pki.issue("second")
     context = pki.client_context()
     load = RequestStream(lambda: served_fingerprint_of_get(port, context), clients=3)
+    def started_after(moment: float) -> int:
+        return sum(1 for started, _, _ in list(load.results) if started > moment)
+
     try:
-        time.sleep(1.0)
+        assert wait_until(lambda: len(load.results) >= 20, 20), "the load did not get going"
         install(second, paths)
         hup_at = time.monotonic()
         master.signal(signal.SIGHUP)
         master.wait_for("reload_end", generation=2, timeout=30)
         switched_at = time.monotonic()
-        time.sleep(1.5)
+        assert wait_until(lambda: started_after(switched_at + 0.5) >= 20, 30)
     finally:
         load.stop()
     failures = [outcome for _, _, outcome in load.failures()]

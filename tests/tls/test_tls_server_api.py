@@ -4,13 +4,14 @@ The signature is Python 3.14's ``http.server`` one; the handshake runs in the co
 thread, so a client that never sends its ClientHello holds one thread, not the server.
 """
 
+import contextlib
 import inspect
 import socket
 import ssl
-import threading
 import time
 
 import pytest
+from support.inprocess import serving
 from tls_harness import HOST, client_hello, curl
 
 from pyhttpd.server import BaseHTTPRequestHandler, HTTPSServer, ThreadingHTTPSServer
@@ -38,19 +39,8 @@ class Timed(Hello):
 @pytest.fixture
 def serve():
     """serve(server) runs ``server`` in a thread; shut down and closed at teardown."""
-    running = []
-
-    def start(server):
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return server.server_address[1]
-
-    yield start
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with contextlib.ExitStack() as running:
+        yield lambda server: running.enter_context(serving(server)).server_address[1]
 
 
 def test_signature_is_python_314s():

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from master_harness import stderr_logging_env
+from support.master import stderr_logging_env
 from tls_harness import HOST, s_client, tls_config
 
 

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 from support.polling import wait_until
-from worker_client import connect, read_response, request_bytes
+from support.wire import connect, read_response, request_bytes
 
 HELD = 5000
 RSS_LIMIT_MIB = 40  # issue 7: resident memory per worker

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from worker_client import REPO, worker_env
+from support.paths import REPO
+from support.worker import worker_env
 
 
 def _check(spec: str, *more: str) -> subprocess.CompletedProcess:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from support.polling import wait_until
-from worker_client import (
+from support.wire import (
     closed_within,
     connect,
-    get,
+    raw_get,
     read_response,
     readable_within,
     request_bytes,
@@ -43,7 +43,7 @@ def test_idle_and_half_sent_connections_do_not_starve_a_normal_client(spawn_work
         # The worker holds them all (accepted, parked in its selector), not just the backlog.
         assert wait_until(lambda: worker.scoreboard.counters()[1] >= 550, 5), worker.scoreboard.counters()
         started = time.monotonic()
-        response = get(worker.port, "/normal", timeout=2)
+        response = raw_get(worker.port, "/normal", timeout=2)
         elapsed = time.monotonic() - started
     finally:
         for sock in socks:
@@ -63,10 +63,10 @@ def test_a_full_worker_sheds_its_longest_idle_connection_for_a_new_one(spawn_wor
             with sock.makefile("rb") as rfile:
                 assert read_response(rfile).status == 200
             time.sleep(0.05)  # three round trips fit in a millisecond: make "idle longest" one of them
-        response = get(worker.port, "/new", timeout=3)
+        response = raw_get(worker.port, "/new", timeout=3)
         assert (response.status, response.body) == (200, b"/new")
         # The one idle longest made room; the two others still serve.
-        assert closed_within(held[0], 2.0)
+        assert closed_within(held[0], 10)
         for sock in held[1:]:
             sock.sendall(request_bytes("GET", "/still"))
             with sock.makefile("rb") as rfile:
@@ -74,7 +74,7 @@ def test_a_full_worker_sheds_its_longest_idle_connection_for_a_new_one(spawn_wor
     finally:
         for sock in held:
             sock.close()
-    assert wait_until(lambda: '"connection_limit_reached"' in worker.stderr(), 3), worker.stderr()
+    assert wait_until(lambda: '"connection_limit_reached"' in worker.stderr(), 10), worker.stderr()
     line = next(x for x in worker.stderr().splitlines() if '"connection_limit_reached"' in x)
     assert '"shed":1' in line and '"limit":3' in line
 
@@ -86,7 +86,7 @@ def test_a_full_worker_with_nothing_to_shed_stops_accepting_until_one_closes(spa
     try:
         for sock in busy:  # both connections have a request in a handler: none may be shed
             sock.sendall(request_bytes("GET", "/slow?s=3"))
-        assert wait_until(lambda: len(worker.busy_slots()) == 2, 3)
+        assert wait_until(lambda: len(worker.busy_slots()) == 2, 10)
         waiting = connect(worker.port)  # the kernel completes the handshake: it waits in the backlog
         waiting.sendall(request_bytes("GET", "/slow?s=0", {"Connection": "close"}))
         assert not readable_within(waiting, 1.0), "a 3rd connection was served past max_connections=2"
@@ -105,9 +105,9 @@ def test_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(spawn_
         sock.sendall(request_bytes("GET", "/ka"))
         assert read_response(rfile).status == 200
         idle_since = time.monotonic()
-        assert closed_within(sock, 3.0)
+        assert closed_within(sock, 8)
         waited = time.monotonic() - idle_since
-    assert 0.9 <= waited < 2.5, f"closed after {waited:.2f} s idle (keepalive 1 s)"
+    assert 0.9 <= waited < 1 + 4, f"closed after {waited:.2f} s idle (keepalive 1 s)"
 
 
 def test_half_sent_head_is_closed_after_the_head_timeout(spawn_worker):
@@ -115,9 +115,9 @@ def test_half_sent_head_is_closed_after_the_head_timeout(spawn_worker):
     with connect(worker.port) as sock:
         sock.sendall(b"GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.monotonic()
-        assert closed_within(sock, 3.0)
+        assert closed_within(sock, 8)
         waited = time.monotonic() - started
-    assert 0.9 <= waited < 2.5, f"closed after {waited:.2f} s (request_head 1 s)"
+    assert 0.9 <= waited < 1 + 4, f"closed after {waited:.2f} s (request_head 1 s)"
 
 
 def test_slow_body_is_cut_after_the_body_timeout(spawn_worker):
@@ -125,22 +125,22 @@ def test_slow_body_is_cut_after_the_body_timeout(spawn_worker):
     with connect(worker.port) as sock:
         sock.sendall(request_bytes("POST", "/echo", {"Content-Length": "100"}) + b"only ten b")
         started = time.monotonic()
-        assert closed_within(sock, 3.0)
+        assert closed_within(sock, 8)
         waited = time.monotonic() - started
-    assert 0.9 <= waited < 2.5, f"closed after {waited:.2f} s (request_body 1 s)"
-    assert get(worker.port, "/still-serving").status == 200  # the thread was freed
+    assert 0.9 <= waited < 1 + 4, f"closed after {waited:.2f} s (request_body 1 s)"
+    assert raw_get(worker.port, "/still-serving").status == 200  # the thread was freed
 
 
 def test_request_deadline_cuts_a_request_stuck_in_its_handler(spawn_worker):
     worker = spawn_worker(threads=1, timeouts={"request": 1})
     with connect(worker.port) as sock:
-        sock.sendall(request_bytes("GET", "/slow?s=2.5"))
+        sock.sendall(request_bytes("GET", "/slow?s=4"))
         started = time.monotonic()
-        assert closed_within(sock, 3.0)
+        assert closed_within(sock, 8)
         waited = time.monotonic() - started
-    assert 0.9 <= waited < 2.0, f"closed after {waited:.2f} s (request 1 s)"
+    assert 0.9 <= waited < 3.5, f"closed after {waited:.2f} s (request 1 s; the handler takes 4 s)"
     # Once the handler returns, its thread serves again.
-    assert get(worker.port, "/after", timeout=5).body == b"/after"
+    assert raw_get(worker.port, "/after", timeout=5).body == b"/after"
 
 
 def test_response_survives_a_close_with_unread_request_body(spawn_worker):
@@ -201,7 +201,7 @@ def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning(spawn_work
     worker = spawn_worker(nofile=64, timeouts={"keepalive": 30})
     socks = _open_many(worker.port, 80)  # more than 64 fds: some stay in the backlog
     try:
-        assert wait_until(lambda: worker.scoreboard.counters()[1] > 30, 2)
+        assert wait_until(lambda: worker.scoreboard.counters()[1] > 30, 10)
         before = _cpu_seconds(worker.pid)
         time.sleep(1.0)
         cpu = _cpu_seconds(worker.pid) - before
@@ -214,5 +214,5 @@ def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning(spawn_work
     # Logged as nginx does, but at most once a second however often accept() fails.
     assert paused and "(24: Too many open files)" in paused[0] and len(paused) <= 3, paused
     started = time.monotonic()
-    assert get(worker.port, "/after-emfile", timeout=3).body == b"/after-emfile"
+    assert raw_get(worker.port, "/after-emfile", timeout=3).body == b"/after-emfile"
     print(f"served {time.monotonic() - started:.2f} s after the fds were freed")

@@ -8,7 +8,6 @@ in this process and the answers are compared.
 
 import http.server
 import json
-import threading
 import xmlrpc.client
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,9 @@ from pathlib import Path
 import pytest
 import stdlib_app_handlers
 from support import rpc_client
+from support.inprocess import serving
 from support.polling import wait_until
-from worker_client import TIMEOUT_S, connect, read_response, request_bytes
+from support.wire import connect, read_response, request_bytes
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,15 +25,8 @@ HERE = Path(__file__).resolve().parent
 @contextmanager
 def stdlib_serving(handler):
     """The real ``http.server.ThreadingHTTPServer`` serving ``handler`` on 127.0.0.1; yields its port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT_S)
 
 
 def exchange_until_close(port: int, path: str, headers: dict[str, str] | None = None

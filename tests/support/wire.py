@@ -1,34 +1,30 @@
-"""A small HTTP/1.1 client for the worker tests: raw sockets, so tests control every byte.
+"""A small HTTP/1.1 client over raw sockets, so tests control every byte (tests/support/http.py
+is the ``http.client`` one).
 
 Everything here is bounded: sockets carry a timeout, and every wait has a deadline.
 """
 
-import os
 import select
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 TIMEOUT_S = 5.0
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
-
-def worker_env() -> dict[str, str]:
-    """The environment for worker processes: the repo and this directory importable."""
-    path = os.pathsep.join(filter(None, [str(REPO), str(HERE), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
+MAX_LINES = 1000  # header or trailer lines of one response: more is a runaway
+MAX_CHUNKS = 100_000  # chunks of one body
 
 
 @dataclass
 class Response:
+    """One response as read from the wire."""
+
     status: int
     reason: str
     headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
+        """The value of the header ``name`` (any case), or None."""
         return self.headers.get(name.lower())
 
 
@@ -62,7 +58,7 @@ def read_response(rfile, method: str = "GET") -> Response:
         raise ConnectionError("connection closed before a response")
     version, status, *reason = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
     response = Response(int(status), reason[0] if reason else "")
-    while True:
+    for _ in range(MAX_LINES):
         line = rfile.readline(65537)
         if not line:
             raise ConnectionError("connection closed in a response head")
@@ -70,6 +66,8 @@ def read_response(rfile, method: str = "GET") -> Response:
             break
         name, _, value = line.decode("latin-1").partition(":")
         response.headers[name.strip().lower()] = value.strip()
+    else:
+        raise ConnectionError(f"a response head of more than {MAX_LINES} lines")
     if method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
         return response
     if "content-length" in response.headers:
@@ -91,17 +89,19 @@ def _read_exactly(rfile, length: int) -> bytes:
 
 def _read_chunked(rfile) -> bytes:
     parts = []
-    while True:
+    for _ in range(MAX_CHUNKS):
         size = int(rfile.readline(1024).split(b";")[0], 16)
         if size == 0:
-            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(parts)
+            for _ in range(MAX_LINES):  # the trailer
+                if rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                    return b"".join(parts)
+            break
         parts.append(_read_exactly(rfile, size))
         rfile.readline(3)
+    raise ConnectionError(f"a chunked body of more than {MAX_CHUNKS} chunks or {MAX_LINES} trailer lines")
 
 
-def get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:
+def raw_get(port: int, path: str, timeout: float = TIMEOUT_S) -> Response:
     """GET ``path`` on a new connection (``Connection: close``)."""
     with connect(port, timeout) as sock:
         sock.sendall(request_bytes("GET", path, {"Connection": "close"}))
