@@ -25,12 +25,13 @@ ROWS = 256  # worker indexes above this are not balanced
 SLACK = 1
 DEFER_S = 0.0005
 FRESH_S = 1.0
+_STALE_WAIT_S = 10 * DEFER_S
 
 _ROW = struct.Struct("<dII")  # posted at (monotonic), connections, accepting
 
 
 class AcceptBoard:
-    """The shared rows; ``create`` (the master) makes the memory file, ``attach`` maps it."""
+    """The shared rows; ``create`` (the master) makes the memory file, ``AcceptBoard(fd)`` maps it."""
 
     def __init__(self, fd: int) -> None:
         self._map = mmap.mmap(fd, ROWS * _ROW.size)
@@ -88,8 +89,8 @@ class AcceptPolicy:
             self._deferring_since = None
             return 0.0
         now = time.monotonic()
-        if self._deferring_since is None:
-            self._deferring_since = now
+        if self._deferring_since is None or now - self._deferring_since > _STALE_WAIT_S:
+            self._deferring_since = now  # (a wait left by a connection another worker took)
         left = DEFER_S - (now - self._deferring_since)
         if left > 0:
             return left
