@@ -65,3 +65,12 @@ def test_a_worker_index_beyond_the_board_is_not_balanced(board):
     board.post(accept_board.ROWS, 1, True)  # ignored, not an error
     policy = AcceptPolicy(board, accept_board.ROWS + 1, accept_board.ROWS + 2)
     assert policy.wait_before_accepting(100) == 0.0
+
+
+def test_a_wait_left_by_a_connection_another_worker_took_starts_afresh(board, monkeypatch):
+    board.post(1, 0, True)
+    policy = AcceptPolicy(board, 0, 2)
+    assert policy.wait_before_accepting(5) > 0  # waiting; then the other worker takes it
+    later = time.monotonic() + 0.5  # the next connection comes half a second later
+    monkeypatch.setattr(accept_board.time, "monotonic", lambda: later)
+    assert policy.wait_before_accepting(5) == accept_board.DEFER_S  # a whole wait, not none
