@@ -291,7 +291,7 @@ def targets(rows: list[Row], servers: list[Server]) -> list[Target]:
     every = [(_find(rows, BASELINE, r.target, r.mode), r) for r in rows if r.server in python and r.good]
     for goal, pairs, decides in (
         ("p99 latency, 1 KiB keep-alive: no worse than any Python peer", small, True),
-        ("p99 latency, every file and mode: no worse than the Python peer loaded alike", every, False),
+        ("p99 latency, every file and mode: no worse than the Python peer loaded alike", every, True),
     ):
         worse, compared = p99_compare(pairs)
         measured = f"worse in {len(worse)} of {compared}" + (": " + "; ".join(worse) if worse else "")
@@ -353,6 +353,8 @@ def targets(rows: list[Row], servers: list[Server]) -> list[Target]:
             )
         )
 
+    out += round_two_targets(rows)
+
     # Resident memory per worker.
     rss = [r.worker_rss for r in rows if r.server == BASELINE and r.worker_rss is not None]
     peak = max(rss) if rss else None
@@ -363,6 +365,36 @@ def targets(rows: list[Row], servers: list[Server]) -> list[Target]:
             _verdict(peak, peak is not None and peak <= 40.0),
         )
     )
+    return out
+
+
+# Issue 15's targets: (goal, file, mode, peer, least ratio pyhttpd ÷ peer in the same rounds).
+ROUND_TWO = (
+    ("1 KiB keep-alive: ≥ 3× gunicorn gthread", "1 KiB", "keep-alive", "gunicorn-gthread", 3.0),
+    ("1 KiB keep-alive: ≥ 0.6× granian", "1 KiB", "keep-alive", "granian", 0.6),
+    ("1 KiB close: ≥ 1.5× gunicorn sync", "1 KiB", "close", "gunicorn-sync", 1.5),
+    ("100 KiB keep-alive: ≥ 1.5× gunicorn gthread", "100 KiB", "keep-alive", "gunicorn-gthread", 1.5),
+    ("directory listing keep-alive: ≥ nginx", "dir (200)", "keep-alive", "nginx", 1.0),
+    ("access log on: ≥ 0.95× of the same run with it off (1 KiB keep-alive)", "1 KiB", "keep-alive",
+     "pyhttpd-log", None),
+)
+
+
+def round_two_targets(rows: list[Row]) -> list[Target]:
+    """Issue 15's ratios to one peer each, and 10 MiB's CPU per request against nginx's."""
+    out = []
+    for goal, target, mode, peer, need in ROUND_TWO:
+        mine, theirs = _find(rows, BASELINE, target, mode), _find(rows, peer, target, mode)
+        if need is None:  # the access log: pyhttpd with it ÷ pyhttpd without
+            mine, theirs, need, peer = theirs, mine, 0.95, "pyhttpd (log off)"
+        ratio = _paired_ratio(mine, theirs) if mine and theirs else None
+        measured = f"{ratio:.2f}× {peer}" if ratio is not None else "not measured"
+        out.append(Target(goal, measured, _verdict(ratio, ratio is not None and ratio >= need)))
+    big, nginx = _find(rows, BASELINE, "10 MiB", "keep-alive"), _find(rows, "nginx", "10 MiB", "keep-alive")
+    cpu = _paired_ratio(big, nginx, "cpu_us_per_request") if big and nginx else None
+    out.append(Target("10 MiB keep-alive: server CPU per request ≤ nginx's",
+                      f"{cpu:.2f}× nginx's" if cpu is not None else "not measured",
+                      _verdict(cpu, cpu is not None and cpu <= 1.0)))
     return out
 
 

@@ -4,6 +4,7 @@ the certificate and the pinned client, and the targets. Nothing here measures sp
 from __future__ import annotations
 
 import http.server
+import json
 import ssl
 import subprocess
 import sys
@@ -184,26 +185,34 @@ def test_pyhttpd_accepts_the_policy_file(files: tls.Files, tmp_path: Path) -> No
     assert (policy, why) == (True, "")
 
 
-def _sample(server: str, target: str, rps: float, round_: int = 0) -> report.Sample:
-    return report.Sample(server, target, HTTPS, round_, rps=rps, requests=int(rps), p99_ms=1.0)
+def _sample(server: str, target: str, mode: str, rps: float, cpu_s: float = 1.0) -> report.Sample:
+    return report.Sample(server, target, mode, 0, rps=rps, requests=int(rps * 5), p50_ms=1.0, p99_ms=2.0,
+                         cpu_s=cpu_s, duration_s=5.0)
 
 
-def test_the_https_targets() -> None:
-    samples = [
-        _sample("pyhttpd", "1 KiB", 1000),
-        _sample("pyhttpd", "100 KiB", 500),
-        _sample("pyhttpd-baseline", "1 KiB", 1100),
-        _sample("pyhttpd-baseline", "100 KiB", 500),
-        _sample("gunicorn-gthread", "1 KiB", 400),
-        _sample("gunicorn-gthread", "100 KiB", 250),
-        _sample("nginx", "1 KiB", 10000),
-    ]
-    servers = [s for s in SERVERS if s.name in {"pyhttpd", "gunicorn-gthread", "nginx"}] + [BASELINE]
+KA = "keep-alive"
+
+
+def test_round_two_targets_are_ratios_in_the_same_round_and_judged() -> None:
+    samples = [_sample("pyhttpd", "1 KiB", KA, 9000), _sample("gunicorn-gthread", "1 KiB", KA, 3000),
+               _sample("pyhttpd-log", "1 KiB", KA, 8000), _sample("granian", "1 KiB", KA, 20000),
+               _sample("pyhttpd", "10 MiB", KA, 100, cpu_s=1.0),
+               _sample("nginx", "10 MiB", KA, 100, cpu_s=0.5)]
+    servers = [s for s in SERVERS if s.name in {x.server for x in samples}]
     rows = report.build_rows(samples, servers)
-    assert {r.server: r.ratio for r in rows if r.target == "1 KiB"}["gunicorn-gthread"] == pytest.approx(0.4)
-    got = {t.goal: (t.measured, t.verdict) for t in report.targets(rows, servers)}
-    assert got["HTTPS 1 KiB keep-alive: ≥ 2× gunicorn gthread with TLS"] == ("2.50× gunicorn-gthread", "met")
-    assert got["HTTPS 1 KiB keep-alive: ratio to granian, nginx"][0] == "pyhttpd = 0.10× nginx"
-    regression = got["HTTPS keep-alive: no regression against pyhttpd-baseline (taken as ≥ 0.95×)"]
-    assert regression == ("pyhttpd ÷ pyhttpd-baseline: 1 KiB 0.91×, 100 KiB 1.00×", "not met")
-    assert "https keep-alive" in report.table(rows)
+    verdicts = {t.goal: (t.measured, t.verdict) for t in report.round_two_targets(rows)}
+    assert verdicts["1 KiB keep-alive: ≥ 3× gunicorn gthread"] == ("3.00× gunicorn-gthread", "met")
+    assert verdicts["1 KiB keep-alive: ≥ 0.6× granian"] == ("0.45× granian", "not met")
+    assert verdicts["access log on: ≥ 0.95× of the same run with it off (1 KiB keep-alive)"][1] == "not met"
+    assert verdicts["1 KiB close: ≥ 1.5× gunicorn sync"] == ("not measured", "n/a")
+    assert verdicts["10 MiB keep-alive: server CPU per request ≤ nginx's"] == ("2.00× nginx's", "not met")
+
+
+def test_retarget_prints_a_stored_runs_targets_anew(tmp_path: Path) -> None:
+    stored = tmp_path / "run.json"
+    samples = [_sample("pyhttpd", "1 KiB", KA, 9000), _sample("gunicorn-gthread", "1 KiB", KA, 3000)]
+    stored.write_text(json.dumps({"command": "", "machine": {}, "samples": report.to_json(samples)}))
+    done = subprocess.run([sys.executable, "-m", "bench.retarget", str(stored)], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "| 1 KiB keep-alive: ≥ 3× gunicorn gthread | 3.00× gunicorn-gthread | **met** |" in done.stdout
