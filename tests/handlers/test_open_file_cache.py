@@ -28,6 +28,8 @@ def site(tmp_path):
     (root / "small.txt").write_bytes(SMALL)
     (root / "large.bin").write_bytes(LARGE)
     (root / "docs" / "index.html").write_bytes(b"<p>docs</p>\n")
+    (root / "list").mkdir()
+    (root / "list" / "a.txt").write_bytes(b"a\n")
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "small.txt").write_bytes(b"secret\n")
     return root
@@ -48,7 +50,7 @@ def answer(address, target, headers=None, method="GET"):
     return response.status, response.header_list(), response.body
 
 
-@pytest.mark.parametrize("target", ["/small.txt", "/large.bin", "/docs/", "/small.txt?v=1"])
+@pytest.mark.parametrize("target", ["/small.txt", "/large.bin", "/docs/", "/small.txt?v=1", "/list/"])
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_a_kept_answer_is_the_full_paths_answer(serve, kept, target, method):
     extras = {"extra_response_headers": (("X-Frame-Options", "DENY"),),
@@ -116,6 +118,20 @@ def test_a_symlink_swapped_in_to_lead_outside_is_refused_at_once(site, kept):
         (site / "sub").rmdir()
         (site / "sub").symlink_to(site.parent / "outside")
         assert request(address, "/sub/small.txt").status == 404
+
+
+def test_a_kept_listing_sees_an_index_page_added_and_a_symlink_swapped_in_at_once(site, kept):
+    with kept() as address:
+        assert b"a.txt" in request(address, "/list/").body
+        assert [key for key in open_files._entries if key[1] == str(site) and key[3] == "/list/"]
+        (site / "list" / "index.html").write_bytes(b"<p>index</p>\n")
+        assert request(address, "/list/").body == b"<p>index</p>\n"
+        (site / "list" / "index.html").unlink()
+        assert b"a.txt" in request(address, "/list/").body
+        (site / "list" / "a.txt").unlink()
+        (site / "list").rmdir()
+        (site / "list").symlink_to(site.parent / "outside", target_is_directory=True)
+        assert request(address, "/list/").status == 404
 
 
 def test_a_sibling_added_is_served_within_the_cache_time(site, serve):

@@ -25,6 +25,7 @@ import functools
 import io
 import os
 import socket
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -46,7 +47,7 @@ from .listing import (
 )
 from .listing_cache import listings
 from .mimetypes_map import EXTENSION_OVERRIDES, guess_mime_type
-from .open_file_cache import open_files
+from .open_file_cache import DirectoryEntry, open_files, stat_identity
 from .paths import (
     directory_redirect_location,
     is_open_file_within_root,
@@ -144,12 +145,12 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         self._content_length = None
         file_key = self._open_file_key()
         if file_key is not None:
-            entry = open_files.get(file_key)
-            if entry is not None:
-                answered, body = self._answer_from_entry(file_key, entry)
-                if answered:
-                    return body
+            answered, body = self._kept_answer(file_key)
+            if answered:
+                return body
         fs_path = self.translate_path(self.path)
+        # A listing is kept only if the directory checked is the one listed (stat'd before and after).
+        before = stat_identity(fs_path) if file_key is not None and fs_path.endswith(os.sep) else None
         if not self._may_serve(fs_path):
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
@@ -159,6 +160,9 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
                 return None
             index = self._find_index(fs_path)
             if index is None:
+                if before is not None and stat_identity(fs_path) == before:
+                    expires = time.monotonic() + self.open_file_cache
+                    open_files.put(file_key, DirectoryEntry(fs_path, before, expires))
                 return self.list_directory(fs_path)
             fs_path = index
         if fs_path.endswith(("/", os.sep)):  # a file asked for as a directory (bpo-17324)
@@ -252,6 +256,18 @@ class SimpleHTTPRequestHandler(FileResponder, BaseHTTPRequestHandler):
         return guess_mime_type(path, self.extensions_map, self.default_content_type)
 
     # -- the steps of send_head --------------------------------------------------------------
+
+    def _kept_answer(self, file_key: tuple):
+        """Answer from ``open_files``: (True, body or None) if done, else (False, None)."""
+        entry = open_files.get(file_key)
+        if entry is None:
+            return False, None
+        if isinstance(entry, DirectoryEntry):
+            if entry.unchanged():
+                return True, self.list_directory(entry.fs_path)
+            open_files.drop(file_key)
+            return False, None
+        return self._answer_from_entry(file_key, entry)
 
     def _open_file_key(self) -> tuple | None:
         """The key of this request's file in ``open_files``; None if the cache may not answer."""

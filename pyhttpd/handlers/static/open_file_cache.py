@@ -38,6 +38,14 @@ def identity_of(status: os.stat_result) -> Identity:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
+def stat_identity(path: str) -> Identity | None:
+    """The identity of what ``path`` leads to now; None if nothing (or it cannot be named)."""
+    try:
+        return identity_of(os.stat(path))
+    except (OSError, ValueError):
+        return None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class FileEntry:
     """One file as the full path found it: enough to answer 200, 304 and 412 without it.
@@ -83,6 +91,24 @@ class FileEntry:
             raise
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """A directory the full path found may be listed: inside the root, with no index page.
+
+    An entry added or removed (an index page among them) changes the directory's mtime, so
+    its identity: then the full path looks again.
+    """
+
+    fs_path: str
+    identity: Identity
+    expires: float
+    content = None  # nothing kept whole (the listing_cache keeps rendered listings)
+
+    def unchanged(self) -> bool:
+        """Whether the path still leads to the directory as it was."""
+        return stat_identity(self.fs_path) == self.identity
+
+
 class OpenFileCache:
     """Entries by key, each used until it expires; at most ``max_entries``, oldest out first.
 
@@ -90,13 +116,13 @@ class OpenFileCache:
     """
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_content_bytes: int = MAX_CONTENT_BYTES) -> None:
-        self._entries: dict[Hashable, FileEntry] = {}
+        self._entries: dict[Hashable, FileEntry | DirectoryEntry] = {}
         self._max_entries = max_entries
         self._max_content_bytes = max_content_bytes
         self._content_bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> FileEntry | None:
+    def get(self, key: Hashable) -> FileEntry | DirectoryEntry | None:
         """The entry for ``key`` if it has not expired, else None."""
         entry = self._entries.get(key)
         if entry is None or entry.expires <= time.monotonic():
@@ -107,7 +133,7 @@ class OpenFileCache:
         """Whether a file of ``size`` bytes would be kept whole now."""
         return size <= MAX_CONTENT_FILE_BYTES and self._content_bytes + size <= self._max_content_bytes
 
-    def put(self, key: Hashable, entry: FileEntry) -> None:
+    def put(self, key: Hashable, entry: FileEntry | DirectoryEntry) -> None:
         """Keep ``entry`` for ``key``, forgetting the oldest entry if full."""
         with self._lock:
             self._forget(key)
