@@ -13,6 +13,7 @@ with "/" or holds raw non-ASCII bytes, and a Host field missing (HTTP/1.1), repe
 malformed. The daemon runs with ``strict=True``. docs/compatibility.md lists them.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -136,6 +137,12 @@ def _check_target_form(method: bytes, target: bytes) -> None:
     raise ProtocolError(400, "The request target must start with '/'")
 
 
+# Clients repeat the same lines (Host, Accept, User-Agent, the request line of a poll): a short
+# line is parsed once and its (immutable) result reused. Lines that fail are never kept.
+_REMEMBERED_LINE_BYTES = 200
+_REMEMBERED_LINES = 512
+
+
 def parse_field_line(content: bytes) -> tuple[str, str]:
     """Parse one header field line (terminator already stripped) into (name, value).
 
@@ -195,9 +202,11 @@ class RequestHeadParser:
             return None
         if self.strict and not line.endswith(b"\n"):
             raise ProtocolError(400, "The request line ended early")
-        self.request_line = parse_request_line(
-            line, strict=self.strict, default_version=self.default_version
-        )
+        strict, default_version = self.strict, self.default_version
+        if len(line) <= _REMEMBERED_LINE_BYTES:
+            self.request_line = _remembered_request_line(line, strict, default_version)
+        else:
+            self.request_line = parse_request_line(line, strict=strict, default_version=default_version)
         self.head_bytes = len(line)
         return None
 
@@ -217,7 +226,10 @@ class RequestHeadParser:
             return self._finish()
         if len(self.fields) >= self.limits.max_header_fields:
             raise ProtocolError(431, "Too many header fields", reason="Too many headers")
-        self.fields.append(parse_field_line(content))
+        if len(content) <= _REMEMBERED_LINE_BYTES:
+            self.fields.append(_remembered_field_line(content))
+        else:
+            self.fields.append(parse_field_line(content))
         return None
 
     def _finish(self) -> RequestHead:
@@ -225,6 +237,14 @@ class RequestHeadParser:
         if self.strict:
             _check_host(head)
         return head
+
+
+_remembered_field_line = functools.lru_cache(maxsize=_REMEMBERED_LINES)(parse_field_line)
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_LINES)
+def _remembered_request_line(line: bytes, strict: bool, default_version: str) -> RequestLine:
+    return parse_request_line(line, strict=strict, default_version=default_version)
 
 
 def _check_host(head: RequestHead) -> None:

@@ -89,3 +89,16 @@ def test_get_all_is_case_insensitive():
 
 def test_field_line_value_keeps_inner_whitespace():
     assert parse_field_line(b"Name: \t a  b \t") == ("Name", "a  b")
+
+
+def test_a_repeated_short_line_is_parsed_once_and_a_bad_one_refused_every_time():
+    first = parse_request_head(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", Limits(), strict=True)
+    again = parse_request_head(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", Limits(), strict=True)
+    assert again.request_line is first.request_line and again.fields[0] is first.fields[0]
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            parse_request_head(b"GET /a HTTP/1.1\r\nHost : x\r\n\r\n", Limits(), strict=True)
+    long_value = "v" * 300  # past what is remembered: parsed anew, still right
+    data = f"GET /a HTTP/1.1\r\nHost: x\r\nX-Long: {long_value}\r\n\r\n".encode()
+    head = parse_request_head(data, Limits(), strict=True)
+    assert head.get_all("x-long") == [long_value]
