@@ -11,13 +11,13 @@ a connection from state to state (a thread moves READY -> SERVING on the connect
 
 Every tick the loop expires connections past their state's deadline, stamps the
 scoreboard heartbeat, and lets the worker act on signals. A retiring worker (``drain``)
-stops accepting and lets each connection finish what it received; see ``ConnectionState``.
+stops accepting (``listening.py``) and lets each connection finish what it received; see
+``ConnectionState``.
 A full worker sheds the connection that has waited longest for a request head to make room
 for a new one (nginx reuses idle connections the same way).
 """
 
 import collections
-import errno
 import os
 import queue
 import selectors
@@ -31,7 +31,6 @@ from .. import logs
 from ..handlers.base import BaseHTTPRequestHandler
 from ..handlers.exchange import Exchange, NeedsThread
 from ..handlers.linger import LINGER_S
-from ..ipc.accept_board import AcceptPolicy
 from ..ipc.scoreboard import Scoreboard
 from ..protocol import Limits
 from ..protocol.connection_state import ConnectionState, State, Timeouts, TLSOnPlainPort
@@ -45,16 +44,12 @@ from .connection import Connection
 from .counters import WorkerCounters
 from .handler_driver import HandlerDriver
 from .health import health_answer
+from .listening import Listening
 from .pool import ServingPool
 from .throttle import EventThrottle
 from .trusted_peers import TrustedPeers
 
 TICK_S = 0.25  # timers, heartbeat, signals: each looked at this often (so acted on within it)
-# One accept per wake-up (nginx's multi_accept off): every worker is woken by a new connection,
-# and one that took a whole burst would serve it alone while the others idle.
-_ACCEPT_BATCH = 1
-ACCEPT_PAUSE_S = 0.5  # out of fds or memory: stop accepting this long (nginx's accept delay)
-_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BODY_IN_MEMORY = 1 << 20  # a request body past this is spilled to a temporary file
 HANDSHAKE_FAILURES_PER_S = 10  # tls_handshake_failed lines a second; the rest are counted
 _CONTINUE = status_line("HTTP/1.1", 100, "Continue") + b"\r\n"
@@ -81,7 +76,6 @@ class ConnectionLoop:
     def __init__(self, listeners: list[socket.socket], settings: dict, scoreboard: Scoreboard,
                  driver: HandlerDriver, tls_contexts: dict | None = None,
                  specs: dict | None = None) -> None:
-        self.listeners = listeners
         self.tls_contexts = tls_contexts or {}  # listener -> SSLContext, for TLS listeners
         specs = specs or {}  # listener -> its ListenerSpec
         self.listener_names = {listener: spec.name for listener, spec in specs.items()}  # for logs
@@ -112,14 +106,12 @@ class ConnectionLoop:
         self.returned: queue.SimpleQueue = queue.SimpleQueue()  # (connection, closes) from threads
         self.requests_started = 0
         self.requests_served = 0
-        self.accepting = False
-        self.accept_paused_until = 0.0
-        self._may_have_room = False
         self.draining = False
         self.stopped = False
         self.closed_idle = 0  # kept-alive connections closed idle while retiring
         self.shedder = Shedder(self.max_connections, self._close, self.counters.shed_one)
-        self.accept_policy: AcceptPolicy | None = None  # set by the worker: the fleet's accept board
+        self.listening = Listening(listeners, self.selector, self.connections, self.max_connections,
+                                   self.shedder)
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.selector.register(self._wake_r, _READ, None)
         self.pool = ServingPool(settings["threads"], self._serve)
@@ -128,16 +120,13 @@ class ConnectionLoop:
 
     def run(self, on_tick: Callable[[], None]) -> None:
         """Serve until stopped, or until drained and idle. ``on_tick`` runs every ``TICK_S``."""
-        self._start_accepting()
+        self.listening.start()
         last_tick = 0.0
         while not self.stopped and not (self.draining and not self.connections):
             # Wait no longer than until the next tick is due: a signal only wakes the select
             # (through the wake-up fd), the tick is what acts on it, so it must come on time.
             now = time.monotonic()
-            wake_at = last_tick + TICK_S
-            if not self.accepting and self.accept_paused_until > now:
-                wake_at = min(wake_at, self.accept_paused_until)
-            timeout = 0.0 if self.ready else max(0.0, wake_at - now)
+            timeout = 0.0 if self.ready else max(0.0, self.listening.wake_at(last_tick + TICK_S, now) - now)
             for key, _ in self.selector.select(timeout):
                 try:
                     self._on_ready(key)
@@ -156,7 +145,7 @@ class ConnectionLoop:
 
     def _beat(self) -> None:
         self.scoreboard.beat(len(self.connections), self.requests_served)
-        self._post_connections()
+        self.listening.post()
         self.scoreboard.stamp_counters(self.counters, logs.current().dropped())
 
     def wake(self) -> None:
@@ -174,8 +163,7 @@ class ConnectionLoop:
         closed once idle ``timeouts.retire_idle``. The loop ends when none is left.
         """
         self.draining = True
-        self._stop_accepting(close=True)
-        self._post_connections()
+        self.listening.retire()
         for conn in self.connections:
             conn.state.retire()
 
@@ -307,41 +295,10 @@ class ConnectionLoop:
 
     # -- accepting -------------------------------------------------------------------------------
 
-    def _post_connections(self) -> None:
-        # Out of fds (paused) or retiring, it takes none: no other worker waits on it then.
-        if self.accept_policy is not None:
-            self.accept_policy.post(len(self.connections), self.accepting)
-
     def _accept(self, listener: socket.socket) -> None:
-        if self.accept_policy is not None and self.accept_policy.wait_before_accepting(len(self.connections)):
-            # Another worker holds fewer: let it take this one. The listener stays watched, so
-            # this is asked again at once (and the connection taken) until it does, or the
-            # wait is over: no pause that the other's taking could not end.
-            return
-        for _ in range(_ACCEPT_BATCH):
-            if len(self.connections) >= self.max_connections and not self.shedder.shed_one(self.connections):
-                self._stop_accepting(close=False)
-                self._may_have_room = False  # until a connection closes or becomes idle
-                return
-            try:
-                sock, address = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as error:
-                if error.errno in _OUT_OF_RESOURCES:
-                    # The connection stays in the backlog and the listener stays readable: left
-                    # registered, the loop would spin on it. Pause until fds may be free again.
-                    self._pause_accepting(ACCEPT_PAUSE_S)
-                    self.shedder.report_accept_pause(time.monotonic(), error, ACCEPT_PAUSE_S,
-                                                     len(self.connections))
-                return  # ECONNABORTED and the like: try again on the next event
-            self._add_connection(sock, address, listener)
-
-    def _pause_accepting(self, seconds: float) -> None:
-        """Stop watching the listeners for ``seconds`` (a pending connection is not lost)."""
-        self._stop_accepting(close=False)
-        self.accept_paused_until = time.monotonic() + seconds
-        self._may_have_room = True  # try again once the pause is over
+        accepted = self.listening.accept(listener)
+        if accepted is not None:
+            self._add_connection(*accepted, listener)
 
     def _add_connection(self, sock: socket.socket, address, listener: socket.socket) -> None:
         sock.setblocking(False)
@@ -354,26 +311,7 @@ class ConnectionLoop:
         conn.inline_capable = self.serve_inline and (not tls or self.tls_on_loop)
         self.connections.add(conn)
         self._watch(conn, _READ)
-        self._post_connections()
-
-    def _start_accepting(self) -> None:
-        if self.accepting or self.draining:
-            return
-        for listener in self.listeners:
-            self.selector.register(listener, _READ, "listener")
-        self.accepting = True
-        self._post_connections()
-
-    def _stop_accepting(self, close: bool) -> None:
-        if self.accepting:
-            for listener in self.listeners:
-                self.selector.unregister(listener)
-            self.accepting = False
-            self._post_connections()
-        if close:
-            for listener in self.listeners:
-                listener.close()
-            self.listeners = []
+        self.listening.post()
 
     # -- behind a load balancer --------------------------------------------------------------
 
@@ -525,7 +463,7 @@ class ConnectionLoop:
     def _request_done(self, conn: Connection, closes: bool, output_pending: bool = False) -> None:
         """Follow the verdict on the connection of a request just answered."""
         self.requests_served += 1
-        self._may_have_room = True
+        self.listening.room_made()
         conn.state.response_made(closes, output_pending, time.monotonic())
         self._follow_after_response(conn)
 
@@ -548,10 +486,7 @@ class ConnectionLoop:
                 self._close(conn)
         # Accepting stopped (full, or out of fds): a connection closed, one idle now may be
         # shed, or the pause is over.
-        if (self._may_have_room and not self.accepting and not self.draining
-                and time.monotonic() >= self.accept_paused_until):
-            self._start_accepting()
-            self._may_have_room = False
+        self.listening.resume_if_due()
 
     def _expire(self, now: float) -> None:
         for conn in list(self.connections):
@@ -649,8 +584,8 @@ class ConnectionLoop:
             conn.events = 0
         conn.state.close(time.monotonic())
         self.connections.discard(conn)
-        self._may_have_room = True
-        self._post_connections()
+        self.listening.room_made()
+        self.listening.post()
         conn.close()
         if self.driver.needs_finish(conn.handler):  # user code: on a thread, after the close
             self.pool.call_soon(self.driver.finish, conn.handler, conn.client())

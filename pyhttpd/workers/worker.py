@@ -103,7 +103,8 @@ class Worker:
         self.loop = ConnectionLoop(listeners, self.settings, self.scoreboard, driver, tls_contexts, specs)
         if self.spec.accept_board_fd is not None:
             board = AcceptBoard(self.spec.accept_board_fd)
-            self.loop.accept_policy = AcceptPolicy(board, self.spec.worker, self.settings.get("workers", 1))
+            workers = self.settings.get("workers", 1)
+            self.loop.listening.policy = AcceptPolicy(board, self.spec.worker, workers)
         signal.set_wakeup_fd(self.loop._wake_w, warn_on_full_buffer=False)
 
     def _report(self, event: str) -> None:
