@@ -14,7 +14,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from http import HTTPStatus
 
 from .conditional import evaluate_preconditions, if_range_allows, is_not_modified_since, strong_etag
@@ -100,7 +100,7 @@ class FileResponder:
             open_files.drop(file_key)
             return False, None
         try:
-            if self._answered_precondition(entry.etag, entry.mtime, list(entry.metadata)):
+            if self._answered_precondition(entry.etag, entry.mtime, entry.metadata):
                 source.close()
                 return True, None
             if self._requested_ranges(entry.etag, int(entry.mtime), entry.size) is not None:
@@ -224,7 +224,7 @@ class FileResponder:
         open_files.put(file_key, entry)
 
     def _answered_precondition(self, etag: str | None, mtime: float | None,
-                               metadata: list[tuple[str, str]]) -> bool:
+                               metadata: Sequence[tuple[str, str]]) -> bool:
         """Evaluate the request's preconditions; send the 304 or 412 and return True if one fails."""
         if self.conditional_requests == "rfc9110":
             last_modified = None if mtime is None else int(mtime)

@@ -2,30 +2,30 @@
 
 A listing costs a ``stat`` per entry and a rendered row each: about a millisecond for 200
 entries, every time. A worker keeps what it rendered, keyed by the directory and by what
-shaped the page, and reuses it while the directory's own inode, ctime and mtime are
+shaped the page, and reuses it while the directory's identity (inode, size, mtime, ctime) is
 unchanged and it is younger than ``MAX_AGE_S``. An entry added, removed or renamed changes
 the directory's mtime, so it shows at once; a file changed in place (its size or date in
 the listing) shows within ``MAX_AGE_S``.
 """
 
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+from .open_file_cache import Identity, stat_identity
+
 MAX_AGE_S = 1.0
 MAX_ENTRIES = 64
 MAX_BODY_BYTES = 256 * 1024  # a larger listing is rendered each time, not kept
 
-_Stamp = tuple[int, int, int, int]  # st_dev, st_ino, st_mtime_ns, st_ctime_ns
 
 
 class ListingCache:
     """Rendered listings by key, each valid while its directory's stamp holds (thread-safe)."""
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[Hashable, tuple[_Stamp, float, bytes]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[Identity, float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, path: str, key: Hashable) -> bytes | None:
@@ -35,13 +35,13 @@ class ListingCache:
         if kept is None:
             return None
         stamp, made, body = kept
-        if time.monotonic() - made > MAX_AGE_S or _stamp(path) != stamp:
+        if time.monotonic() - made > MAX_AGE_S or stat_identity(path) != stamp:
             return None
         return body
 
     def render(self, path: str, key: Hashable, make: Callable[[], bytes]) -> bytes:
         """``make()``'s body, kept for ``key`` if small enough. Raises what ``make`` raises."""
-        stamp = _stamp(path)  # before reading: a change during the scan makes it stale
+        stamp = stat_identity(path)  # before reading: a change during the scan makes it stale
         body = make()
         if stamp is not None and len(body) <= MAX_BODY_BYTES:
             with self._lock:
@@ -50,14 +50,6 @@ class ListingCache:
                 while len(self._kept) > MAX_ENTRIES:
                     self._kept.popitem(last=False)
         return body
-
-
-def _stamp(path: str) -> _Stamp | None:
-    try:
-        status = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_ctime_ns
 
 
 listings = ListingCache()
